@@ -1,0 +1,71 @@
+# gradbook: the front door.
+#   make html   create .venv when missing, then build the site into docs/_build/html
+#   make test   install what the tests need (same way), then run pytest
+# Re-running a target when the environment is complete installs nothing: each extra
+# has a stamp in .venv that is newer than pyproject.toml and constraints.txt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+SPHINXOPTS ?= -W --keep-going
+SOURCEDIR  := docs
+BUILDDIR   := docs/_build
+
+.PHONY: help html html-noplot livehtml test bench lint clean browser
+
+help:
+	@echo "make html         build the site (executes every tutorial) into $(BUILDDIR)/html"
+	@echo "make html-noplot  build the layout without executing the tutorials"
+	@echo "make livehtml     rebuild and reload in the browser on every change"
+	@echo "make test         run the test suite (unit tests, tutorials, site build, browser)"
+	@echo "make bench        run the benchmarks in benchmarks/"
+	@echo "make lint         ruff check and format check"
+	@echo "make clean        remove everything the build generated"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# One stamp per extra. `pip install -c constraints.txt` pins torch to the CPU wheel.
+$(VENV)/.stamp-%: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --disable-pip-version-check -q -c constraints.txt -e ".[$*]"
+	@touch $@
+
+html: $(VENV)/.stamp-docs
+	$(BIN)/sphinx-build -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees $(SOURCEDIR) $(BUILDDIR)/html
+	@echo "Site built: open $(BUILDDIR)/html/index.html"
+
+html-noplot: $(VENV)/.stamp-docs
+	$(BIN)/sphinx-build -b html $(SPHINXOPTS) -D plot_gallery=0 -d $(BUILDDIR)/doctrees-noplot $(SOURCEDIR) $(BUILDDIR)/html-noplot
+	@echo "Layout built (tutorials not executed): open $(BUILDDIR)/html-noplot/index.html"
+
+livehtml: $(VENV)/.stamp-dev
+	$(BIN)/sphinx-autobuild -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees --host 127.0.0.1 \
+		--watch src --watch gallery $(SOURCEDIR) $(BUILDDIR)/html
+
+# Browser tests drive Debian's chromium; install it when we can (CI runs as root).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is missing: install Debian's chromium package for the browser tests"; \
+		fi; \
+	fi
+
+test: $(VENV)/.stamp-test browser
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.stamp-dev
+	@for script in benchmarks/*.py; do \
+		echo "== $$script"; $(BIN)/python $$script || exit 1; \
+	done
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check src tests benchmarks gallery docs/conf.py docs/_ext
+	$(BIN)/ruff format --check src tests benchmarks gallery docs/conf.py docs/_ext
+
+clean:
+	rm -rf $(BUILDDIR) $(SOURCEDIR)/auto_examples $(SOURCEDIR)/gen_modules \
+		$(SOURCEDIR)/sg_execution_times.rst $(SOURCEDIR)/jupyter_execute

@@ -1,0 +1,163 @@
+"""Sphinx configuration for the gradbook site.
+
+Kept free of heavy imports: a no-change rebuild must not pay for ``import torch``.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+
+project = "gradbook"
+author = "the gradbook authors"
+copyright = "2026, the gradbook authors"
+try:
+    release = version("gradbook")
+except PackageNotFoundError:  # building from a tree that was never installed
+    release = "0.0.0"
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # bundles MathJax 3 into _static: math typesets offline
+    "sphinx_gallery.gen_gallery",
+    "myst_nb",
+    "sphinx_copybutton",
+    "sphinx_design",
+    "gradbook_sphinx",
+]
+
+# -- sources ------------------------------------------------------------------
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+exclude_patterns = [
+    "_build",
+    "jupyter_execute",
+    "**.ipynb_checkpoints",
+    # sphinx-gallery writes a notebook, a script, checksums and zips next to each
+    # generated page. myst-nb reads .ipynb files, so without this Sphinx would find
+    # two sources for one document and execute the notebook a second time.
+    "auto_examples/**.ipynb",
+    "auto_examples/**.py",
+    "auto_examples/**.md5",
+    "auto_examples/**.zip",
+    "auto_examples/**.json",
+    "auto_examples/**.pickle",
+    "gen_modules/**",
+]
+templates_path = ["_templates"]
+nitpicky = False
+suppress_warnings = []
+
+# -- the package behind the pages --------------------------------------------
+gradbook_package_dir = "../src/gradbook"
+gradbook_package = "gradbook"
+gradbook_executed_pages = "theory/*.md"
+
+# -- API reference --------------------------------------------------------------
+autosummary_generate = False  # API pages are written by hand (see api/); no import at start-up
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented"
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+napoleon_use_rtype = False
+intersphinx_mapping = {}  # no network at build time
+
+# -- sphinx-gallery ----------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": "../gallery",
+    "gallery_dirs": "auto_examples",
+    # every numbered script runs; anything else would be rendered without output
+    "filename_pattern": r"/plot_\d\d_",
+    "ignore_pattern": r"__init__\.py|/_",
+    "within_subsection_order": "FileNameSortKey",
+    # any exception fails the build, with the example's name and traceback
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+    "expected_failing_examples": [],
+    "reset_modules": ("matplotlib", "gradbook_sphinx.reset_seeds"),
+    "reset_modules_order": "before",
+    "doc_module": ("gradbook",),
+    "backreferences_dir": "gen_modules/backreferences",
+    "reference_url": {"gradbook": None},
+    "inspect_global_variables": False,
+    "show_memory": False,
+    "min_reported_time": 0,
+    "write_computation_times": False,  # CDN scripts: gradbook_sphinx writes its own page
+    "capture_repr": ("_repr_html_", "__repr__"),
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": (True, "jshtml"),
+    "thumbnail_size": (320, 224),
+    "remove_config_comments": True,
+    "download_all_examples": True,
+    "first_notebook_cell": (
+        "# This notebook needs gradbook and its dependencies (torch, numpy, matplotlib,\n"
+        "# networkx, tqdm). From a clone of the gradbook repository, run once:\n"
+        "#     pip install -c constraints.txt -e .\n"
+        "%matplotlib inline"
+    ),
+    "promote_jupyter_magic": False,
+}
+
+# -- myst-nb (theory pages) ------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+nb_execution_mode = "cache"
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 120
+nb_execution_excludepatterns = ["auto_examples/*"]
+nb_merge_streams = True
+
+# -- math ---------------------------------------------------------------------------
+# One notation across the site (DESIGN.md): column vectors, y = W x + b, v^T J.
+_macros = {
+    "R": r"\mathbb{R}",
+    "vx": r"\mathbf{x}",
+    "vy": r"\mathbf{y}",
+    "vb": r"\mathbf{b}",
+    "vv": r"\mathbf{v}",
+    "vz": r"\mathbf{z}",
+    "vp": r"\mathbf{p}",
+    "mW": r"\mathbf{W}",
+    "mX": r"\mathbf{X}",
+    "mY": r"\mathbf{Y}",
+    "mJ": r"\mathbf{J}",
+    "loss": r"\mathcal{L}",
+    "grad": r"\nabla",
+    "T": r"^{\top}",
+    "pd": [r"\frac{\partial #1}{\partial #2}", 2],
+}
+mathjax3_config = {"tex": {"macros": _macros}}
+
+# -- HTML -----------------------------------------------------------------------------
+# pydata-sphinx-theme: the theme of the scientific-Python sites whose galleries we
+# learn from (scikit-learn, matplotlib, NumPy); it renders sphinx-gallery pages well,
+# has a section navbar (Tutorials / Theory / API) and a per-page outline, and bundles
+# all of its assets (fonts and icons included), so it works offline.
+html_theme = "pydata_sphinx_theme"
+html_title = "gradbook: autograd and neural networks with PyTorch"
+html_static_path = ["_static"]
+html_css_files = ["gradbook.css"]
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"index": [], "theory/index": [], "api/index": []}
+html_show_sourcelink = False
+html_last_updated_fmt = None
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_exclude = ".linenos, .gp, .go"
