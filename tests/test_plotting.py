@@ -109,7 +109,7 @@ def test_plot_layer_statistics_marks_all_zero_on_log_axis():
     assert ax.get_yscale() == "log"
     assert ax.get_ylabel() == "std"
     assert ax.get_xlabel() == "layer"
-    assert _legend_texts(ax) == ["zeros (all zero)", "he", "xavier"]
+    assert _legend_texts(ax) == ["zeros (all zero, not drawn)", "he", "xavier"]
     assert [len(line.get_xdata()) for line in ax.get_lines()] == [0, 3, 3]
     assert list(ax.get_lines()[1].get_xdata()) == [1, 2, 3]
 

@@ -42,7 +42,6 @@ STYLE: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.titlesize": 13,
-    "axes.titleweight": "semibold",
     "axes.labelsize": 12,
     "xtick.labelsize": 10.5,
     "ytick.labelsize": 10.5,
@@ -262,7 +261,7 @@ def plot_layer_statistics(
     logy : bool
         Logarithmic vertical axis, for statistics that grow or shrink geometrically with
         depth. On a log axis an entry that is exactly zero at every layer cannot be drawn;
-        it still gets a legend entry, marked ``(all zero)``.
+        it still gets a legend entry, marked ``(all zero, not drawn)``.
     xlabel, ylabel, title : str
         Axis labels and an optional title.
     start : int
@@ -283,7 +282,7 @@ def plot_layer_statistics(
         layers = np.arange(start, start + ys.size)
         if logy and not np.any(ys > 0):
             # Keep the legend honest: the line exists but has nothing to show on a log axis.
-            ax.plot([], [], marker="o", label=f"{label} (all zero)")
+            ax.plot([], [], marker="o", label=f"{label} (all zero, not drawn)")
             continue
         ax.plot(layers, ys, marker="o", label=str(label))
     if logy:
