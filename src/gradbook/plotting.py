@@ -384,23 +384,24 @@ def plot_function_and_derivative(
         fig = axes[0].figure
     ax_f, ax_d = axes
     xs = xt.numpy()
-    overlay_labelled = False
     for label, f in fns.items():
         y, dy = _autograd_derivative(f, xt)
         (line,) = ax_f.plot(xs, y, label=label)
         ax_d.plot(xs, dy, color=line.get_color(), label=label)
-        if label in derivs:
-            exact = _to_numpy(derivs[label](xt.clone()), f"closed_form[{label!r}](x)")
-            ax_d.plot(
-                xs,
-                exact,
-                linestyle=(0, (4, 3)),
-                color="black",
-                linewidth=1.2,
-                # One legend entry for all overlays: they share a meaning.
-                label=None if overlay_labelled else "closed form",
-            )
-            overlay_labelled = True
+    # Overlays after every autograd line: drawn on top, and listed last in the legend.
+    overlay_labelled = False
+    for label, df in derivs.items():
+        exact = _to_numpy(df(xt.clone()), f"closed_form[{label!r}](x)")
+        ax_d.plot(
+            xs,
+            exact,
+            linestyle=(0, (4, 3)),
+            color="black",
+            linewidth=1.2,
+            # One legend entry for all overlays: they share a meaning.
+            label=None if overlay_labelled else "closed form",
+        )
+        overlay_labelled = True
     for ax, ylabel, title in zip(axes, ylabels, titles or (None, None), strict=True):
         _label_axes(ax, xlabel=xlabel, ylabel=ylabel, title=title)
     if len(fns) > 1 or overlay_labelled:
