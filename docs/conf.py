@@ -78,7 +78,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     # every numbered script runs; anything else would be rendered without output
     "filename_pattern": r"/plot_\d\d_",
-    "ignore_pattern": r"__init__\.py|/_",
+    "ignore_pattern": r"(^|/)_",  # helper modules (_name.py) are never examples
     "within_subsection_order": "FileNameSortKey",
     # any exception fails the build, with the example's name and traceback
     "abort_on_example_error": False,

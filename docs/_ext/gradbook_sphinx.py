@@ -93,9 +93,7 @@ def _hash(path: Path) -> str:
 
 def package_hashes(package_dir: Path) -> dict[str, str]:
     """sha256 of every ``.py`` file of the package, keyed by module name."""
-    return {
-        module_name(p, package_dir): _hash(p) for p in sorted(package_dir.rglob("*.py"))
-    }
+    return {module_name(p, package_dir): _hash(p) for p in sorted(package_dir.rglob("*.py"))}
 
 
 def affected_modules(package_dir: Path, changed: set[str]) -> set[str]:
@@ -133,7 +131,9 @@ def _gallery_pairs(app) -> list[tuple[Path, Path]]:
         examples = [examples]
     if isinstance(galleries, str):
         galleries = [galleries]
-    return [((src / e).resolve(), (src / g).resolve()) for e, g in zip(examples, galleries)]
+    return [
+        ((src / e).resolve(), (src / g).resolve()) for e, g in zip(examples, galleries, strict=True)
+    ]
 
 
 def invalidate_stale_examples(app) -> None:
@@ -153,8 +153,9 @@ def invalidate_stale_examples(app) -> None:
             # No record of what the outputs were built against: trust none of them.
             changed = set(current)
         else:
-            changed = {m for m in current.keys() | previous.keys()
-                       if current.get(m) != previous.get(m)}
+            changed = {
+                m for m in current.keys() | previous.keys() if current.get(m) != previous.get(m)
+            }
         if changed:
             affected = affected_modules(package_dir, changed)
             rerun = []
@@ -166,8 +167,10 @@ def invalidate_stale_examples(app) -> None:
                     md5.unlink()
                     rerun.append(example.name)
             if rerun:
-                print(f"[gradbook] package changed ({', '.join(sorted(changed))}): "
-                      f"re-running {', '.join(rerun)}")
+                print(
+                    f"[gradbook] package changed ({', '.join(sorted(changed))}): "
+                    f"re-running {', '.join(rerun)}"
+                )
             _mark_stale_notebooks(app, package, affected)
         gallery_dir.mkdir(parents=True, exist_ok=True)
         stamp.write_text(json.dumps(current, indent=1, sort_keys=True))
@@ -211,8 +214,10 @@ def write_execution_times(app) -> None:
     to each example's output (last measured run, cached across builds).
     """
     srcdir = Path(app.srcdir)
-    for stale in [srcdir / "sg_execution_times.rst",
-                  *(g / "sg_execution_times.rst" for _, g in _gallery_pairs(app))]:
+    for stale in [
+        srcdir / "sg_execution_times.rst",
+        *(g / "sg_execution_times.rst" for _, g in _gallery_pairs(app)),
+    ]:
         stale.unlink(missing_ok=True)
     for examples_dir, gallery_dir in _gallery_pairs(app):
         rows = []
@@ -221,18 +226,29 @@ def write_execution_times(app) -> None:
             if cost.is_file():
                 seconds = float(json.loads(cost.read_text())["time"])
                 ref = "sphx_glr_" + "_".join(
-                    gallery_dir.relative_to(srcdir).parts
-                    + example.relative_to(examples_dir).parts)
+                    gallery_dir.relative_to(srcdir).parts + example.relative_to(examples_dir).parts
+                )
                 rows.append((seconds, ref, example.name))
         rows.sort(reverse=True)
         total = sum(r[0] for r in rows)
-        lines = [":orphan:", "", ".. _execution_times:", "", "Execution times",
-                 "===============", "",
-                 f"The last build ran **{len(rows)}** tutorials in **{total:.1f} s** "
-                 "(each time is that of the tutorial's last run; an unchanged tutorial "
-                 "is not re-run).", "",
-                 ".. list-table::", "   :header-rows: 1", "", "   * - Tutorial",
-                 "     - Time (s)"]
+        lines = [
+            ":orphan:",
+            "",
+            ".. _execution_times:",
+            "",
+            "Execution times",
+            "===============",
+            "",
+            f"The last build ran **{len(rows)}** tutorials in **{total:.1f} s** "
+            "(each time is that of the tutorial's last run; an unchanged tutorial "
+            "is not re-run).",
+            "",
+            ".. list-table::",
+            "   :header-rows: 1",
+            "",
+            "   * - Tutorial",
+            "     - Time (s)",
+        ]
         for seconds, ref, name in rows:
             lines += [f"   * - :ref:`{ref}` (``{name}``)", f"     - {seconds:.2f}"]
         text = "\n".join(lines) + "\n"
@@ -297,15 +313,28 @@ class ModulePage(Directive):
         module_file = package_dir.joinpath(*rel).with_suffix(".py")
         env.note_dependency(str(module_file))
         names = public_names(module_file)
-        lines = [f".. automodule:: {module}", "   :no-members:", "",
-                 ".. rubric:: Summary", "", f".. currentmodule:: {module}", "",
-                 ".. autosummary::", ""]
+        lines = [
+            f".. automodule:: {module}",
+            "   :no-members:",
+            "",
+            ".. rubric:: Summary",
+            "",
+            f".. currentmodule:: {module}",
+            "",
+            ".. autosummary::",
+            "",
+        ]
         lines += [f"   {name}" for name in names]
         lines += ["", ".. rubric:: Reference", ""]
         for name in names:
-            lines += [f".. autoclass:: {name}" if name[:1].isupper() and "Error" not in name
-                      else f".. autofunction:: {name}" if name[:1].islower()
-                      else f".. autoexception:: {name}", ""]
+            lines += [
+                f".. autoclass:: {name}"
+                if name[:1].isupper() and "Error" not in name
+                else f".. autofunction:: {name}"
+                if name[:1].islower()
+                else f".. autoexception:: {name}",
+                "",
+            ]
         self.state_machine.insert_input(lines, f"<gradbook-module {module}>")
         return []
 

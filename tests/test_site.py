@@ -1,0 +1,147 @@
+"""The real site, built strictly: pages, outputs, figures, math, downloads, API pages."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
+THEORY = sorted(p.stem for p in (ROOT / "docs" / "theory").glob("*.md") if p.stem != "index")
+API = sorted(p.stem for p in (ROOT / "docs" / "api").glob("*.rst") if p.stem != "index")
+
+
+def read(build, page: str) -> str:
+    path = build.html / page
+    assert path.is_file(), f"{page} was not built"
+    return path.read_text(encoding="utf-8")
+
+
+def test_build_is_strict_and_warning_free(site):
+    """The build ran with -W and printed no warning at all."""
+    assert "build succeeded" in site.output
+    # Sphinx prints "path:line: WARNING: ..." or "WARNING: ..."; the Jupyter kernel's
+    # own log lines ("[IPKernelApp] WARNING | ...") are not build warnings.
+    warnings = [
+        line
+        for line in site.output.splitlines()
+        if "WARNING:" in line and "[IPKernelApp]" not in line
+    ]
+    assert not warnings
+
+
+def test_every_tutorial_executed(site):
+    """sphinx-gallery ran every numbered script, none from a cache."""
+    match = re.search(r"executed (\d+) out of (\d+) file", site.output)
+    assert match, site.output[-2000:]
+    assert int(match.group(1)) == len(TUTORIALS) == int(match.group(2))
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_tutorial_page_shows_outputs_and_figures(site, name):
+    """Each tutorial page holds its printed output, its figures as files, and its run time."""
+    html = read(site, f"auto_examples/{name}.html")
+    assert "sphx-glr-script-out" in html, "no printed output on the page"
+    assert "Total running time of the script" in html
+    images = re.findall(r'src="(images/sphx_glr_[^"]+\.png)"', html)
+    for image in images:
+        assert (site.html / "auto_examples" / image).is_file(), image
+
+
+def test_first_tutorial_prints_the_notebook_numbers(site):
+    """Tutorial 01 shows the gradients [4, 6] and [3, 48] and draws its figure."""
+    html = read(site, "auto_examples/plot_01_autograd_basics.html")
+    assert "dL/dx      = [4.0, 6.0]" in html
+    assert "dL/dy      = [3.0, 48.0]" in html
+    assert re.search(r'src="images/sphx_glr_plot_01_autograd_basics_\d{3}\.png"', html)
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_downloads_exist_and_notebook_is_valid(site, name):
+    """The .py and .ipynb downloads exist; the notebook is valid nbformat with a set-up cell."""
+    downloads = site.html / "_downloads"
+    (py,) = downloads.rglob(f"{name}.py")
+    (ipynb,) = downloads.rglob(f"{name}.ipynb")
+    assert py.read_text().startswith('r"""') or "import" in py.read_text()
+    nb = nbformat.read(ipynb, as_version=4)
+    nbformat.validate(nb)
+    first = nb.cells[0].source
+    assert "pip install" in first and "%matplotlib inline" in first
+    # hidden checks never leak into what readers download
+    assert "sphinx_gallery_start_ignore" not in py.read_text()
+
+
+def test_download_all_zips_exist(site):
+    """The gallery offers every script and every notebook as one zip each."""
+    zips = {p.name for p in (site.html / "_downloads").rglob("*.zip")}
+    assert {"auto_examples_python.zip", "auto_examples_jupyter.zip"} <= zips
+
+
+def test_math_is_typeset_from_the_bundled_mathjax(site):
+    """Pages with math load MathJax from _static, never from a CDN, with our macros."""
+    html = read(site, "auto_examples/plot_01_autograd_basics.html")
+    assert 'class="math' in html
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+    assert any(s.endswith("_static/mathjax/tex-chtml.js") for s in scripts), scripts
+    assert not [s for s in scripts if s.startswith(("http:", "https:", "//"))], scripts
+    assert (site.html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert "\\\\mathbf{x}" in html or '"vx"' in html  # the notation macros
+
+
+@pytest.mark.parametrize("name", THEORY)
+def test_theory_pages_are_executed(site, name):
+    """Each MyST theory page ran its cells: their outputs are on the page."""
+    html = read(site, f"theory/{name}.html")
+    assert "cell_output" in html, "no executed output on the page"
+    assert 'class="math' in html
+
+
+@pytest.mark.parametrize("name", API)
+def test_api_pages_document_the_public_names(site, name):
+    """Every name in a module's __all__ has an entry on its API page."""
+    from gradbook_sphinx import public_names
+
+    html = read(site, f"api/{name}.html")
+    for public in public_names(ROOT / "src" / "gradbook" / f"{name}.py"):
+        assert f'id="gradbook.{name}.{public}"' in html, f"{public} is not documented"
+
+
+def test_api_pages_link_the_examples_that_use_them(site):
+    """The API reference shows 'Examples using ...' mini-galleries."""
+    used = json.loads((site.src / "gen_modules/backreferences/backreferences_all.json").read_text())
+    gradbook_names = [n for n in used if n.startswith("gradbook.")]
+    if not gradbook_names:
+        pytest.skip("no tutorial uses a documented gradbook name yet")
+    hits = [p for p in (site.html / "api").glob("*.html") if "Examples using" in p.read_text()]
+    assert hits
+
+
+def test_no_generated_sources_are_read_twice(site):
+    """sphinx-gallery's .ipynb/.py copies are excluded: no duplicate-document warnings."""
+    assert "multiple files found" not in site.output
+    assert not list(site.html.rglob("auto_examples/*.ipynb.html"))
+
+
+def test_timing_report_has_every_tutorial_and_no_cdn(site):
+    """The execution-time page lists each tutorial and loads nothing from a CDN."""
+    html = read(site, "auto_examples/execution_times.html")
+    for name in TUTORIALS:
+        assert f"{name}.py" in html
+    assert "cdn." not in html and "code.jquery.com" not in html
+    assert not list(site.html.rglob("sg_execution_times.html"))
+
+
+def test_built_pages_reference_no_remote_script_or_style(site):
+    """No page loads a script, stylesheet, font or image from another host."""
+    pattern = re.compile(r'<(?:script|link|img)[^>]+(?:src|href)="((?:https?:)?//[^"]+)"')
+    offenders = {}
+    for page in site.html.rglob("*.html"):
+        remote = pattern.findall(page.read_text(encoding="utf-8"))
+        if remote:
+            offenders[str(page.relative_to(site.html))] = remote
+    assert not offenders
