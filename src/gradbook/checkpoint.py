@@ -1,0 +1,355 @@
+r"""Checkpoints done safely: state_dicts only, written atomically, loaded without running code.
+
+A checkpoint is one file made by ``torch.save`` holding a plain dictionary: the model's
+``state_dict``, optionally the optimizer's, and metadata of plain Python types (numbers,
+strings, lists, dicts). Never the pickled model object itself: unpickling an object can run
+arbitrary code, and a pickled model breaks as soon as its class moves.
+
+- **Atomic save.** The file is written under a temporary name in the same folder, flushed
+  and ``fsync``-ed, then renamed over the target with ``os.replace`` (atomic on POSIX and
+  Windows). A crash mid-save leaves the previous checkpoint as it was.
+- **Safe load.** ``torch.load(..., weights_only=True)`` accepts tensors and plain
+  containers only; a file that carries any other pickled object is refused and nothing
+  in it is executed.
+- **All or nothing.** :func:`load_checkpoint` checks the whole file against the model (and
+  optimizer) before it changes anything, so on any error they are left as they were.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import secrets
+import warnings
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
+
+_FORMAT_KEY = "gradbook_checkpoint"
+_FORMAT_VERSION = 1
+_PLAIN_SCALARS = (type(None), bool, int, float, str)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be loaded into the given model or optimizer.
+
+    The message names the file and what is wrong with it.
+    """
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    **metadata: Any,
+) -> None:
+    """Save ``model``'s (and ``optimizer``'s) state to ``path``, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file; its folder must exist. An existing file is replaced only once
+        the new one is completely on disk.
+    model : nn.Module
+        The model; its ``state_dict()`` is saved.
+    optimizer : torch.optim.Optimizer, optional
+        Saved with its ``state_dict()`` and its class name, so that loading into a
+        different kind of optimizer is caught.
+    **metadata
+        Plain values to keep alongside (``epoch=10``, ``val_loss=0.03``,
+        ``config={"lr": 0.1}``): ``None``, bool, int, float, str, and lists, tuples and
+        dicts (with str keys) of those. :func:`load_checkpoint` returns them.
+
+    Examples
+    --------
+    >>> import torch, tempfile, os
+    >>> model = torch.nn.Linear(2, 1)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
+    >>> save_checkpoint(path, model, epoch=3)
+    >>> load_checkpoint(path, model)
+    {'epoch': 3}
+    """
+    path = _check_path(path)
+    _check_model(model)
+    _check_optimizer(optimizer)
+    for key, value in metadata.items():
+        _check_plain(value, key)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save checkpoint {path}: folder {folder} does not exist")
+    payload = {
+        _FORMAT_KEY: _FORMAT_VERSION,
+        "model": model.state_dict(),
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "optimizer_class": None if optimizer is None else _class_name(optimizer),
+        "metadata": dict(metadata),
+    }
+    # A unique name in the same folder: os.replace is only atomic within one file system.
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # 0o666 so the process umask decides the final permissions, as for a plain open().
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
+        os.replace(tmp, path)
+    except BaseException:
+        # Anything, even KeyboardInterrupt: drop the partial file, keep the old checkpoint.
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_folder(folder)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    map_location: Any = None,
+) -> dict[str, Any]:
+    """Load a checkpoint made by :func:`save_checkpoint` into ``model`` (and ``optimizer``).
+
+    The file is read with ``torch.load(..., weights_only=True)``, then checked in full
+    (every parameter name and shape, the optimizer's class and parameter groups) before
+    anything is loaded: on any error the model and the optimizer are unchanged.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file.
+    model : nn.Module
+        Receives the saved ``state_dict`` (strictly: same names, same shapes).
+    optimizer : torch.optim.Optimizer, optional
+        Receives the saved optimizer state; must be of the same class as the saved one.
+        When omitted, a saved optimizer state is ignored.
+    map_location : optional
+        Passed to ``torch.load``, e.g. ``"cpu"`` to load a checkpoint saved on a GPU on a
+        machine without one.
+
+    Returns
+    -------
+    dict
+        The metadata given to :func:`save_checkpoint`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    CheckpointError
+        When the file is truncated, is not a gradbook checkpoint, carries pickled objects
+        other than tensors and plain data (refused, never executed), or does not fit the
+        model or optimizer.
+    """
+    path = _check_path(path)
+    _check_model(model)
+    _check_optimizer(optimizer)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} is not a regular file")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(
+            f"checkpoint {path} is empty (truncated: a save that never finished?)"
+        )
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    # torch.save writes a zip archive; older torch versions wrote a pickle stream (0x80).
+    if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x80")):
+        raise CheckpointError(
+            f"{path} is not a checkpoint: it is not a file written by torch.save "
+            f"(starts with {magic!r})"
+        )
+    obj = _safe_torch_load(path, map_location)
+    if not isinstance(obj, dict) or obj.get(_FORMAT_KEY) is None:
+        raise CheckpointError(_not_a_checkpoint_message(path, obj))
+    if obj[_FORMAT_KEY] != _FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} is a gradbook checkpoint of format version {obj[_FORMAT_KEY]!r}; "
+            f"this gradbook reads version {_FORMAT_VERSION}"
+        )
+    model_state = obj.get("model")
+    if not isinstance(model_state, dict):
+        raise CheckpointError(f"{path} is damaged: it holds no model state_dict")
+    _check_model_state(path, model, model_state)
+    optimizer_state = obj.get("optimizer")
+    if optimizer is not None:
+        _check_optimizer_state(path, optimizer, optimizer_state, obj.get("optimizer_class"))
+
+    # Everything fits; load, and roll back if torch still objects to something.
+    model_backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    optimizer_backup = None if optimizer is None else copy.deepcopy(optimizer.state_dict())
+    try:
+        model.load_state_dict(model_state)
+        if optimizer is not None:
+            optimizer.load_state_dict(optimizer_state)
+    except Exception as exc:
+        model.load_state_dict(model_backup)
+        if optimizer is not None:
+            optimizer.load_state_dict(optimizer_backup)
+        raise CheckpointError(f"could not load {path}: {exc}") from exc
+    metadata = obj.get("metadata")
+    return dict(metadata) if isinstance(metadata, dict) else {}
+
+
+def _safe_torch_load(path: str, map_location: Any) -> Any:
+    try:
+        with warnings.catch_warnings():
+            # Files pickled with protocol > 2 make torch warn before it refuses them; the
+            # refusal below is the message that matters.
+            warnings.filterwarnings(
+                "ignore", message="Detected pickle protocol", category=UserWarning
+            )
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = str(exc.__context__ or exc).strip().splitlines()[0].split(". ")[0][:200]
+        if "GLOBAL" in reason:
+            # The unpickler met a reference to a Python callable or class: code that would
+            # run on load. It stopped there, before calling anything.
+            what = "a pickled Python object that could run code on load"
+        else:
+            what = (
+                "pickled data other than tensors and plain containers (corrupt, or no checkpoint)"
+            )
+        raise CheckpointError(
+            f"refused to load {path}: it carries {what} ({reason}); nothing in it was "
+            "executed. Load only checkpoints made by save_checkpoint."
+        ) from None
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"{path} is truncated or corrupt and cannot be read "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        ) from None
+
+
+def _not_a_checkpoint_message(path: str, obj: Any) -> str:
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return (
+            f"{path} is not a gradbook checkpoint: it holds a bare state_dict; load it with "
+            "model.load_state_dict(torch.load(path, weights_only=True))"
+        )
+    return f"{path} is not a gradbook checkpoint: it holds a {type(obj).__name__}"
+
+
+def _check_model_state(path: str, model: nn.Module, saved: dict) -> None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in saved]
+    unexpected = [k for k in saved if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {_names(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {_names(unexpected)}")
+        raise CheckpointError(f"{path} does not fit {type(model).__name__}: {'; '.join(parts)}")
+    for name, target in expected.items():
+        value = saved[name]
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(
+                f"{path} is damaged: {name!r} is a {type(value).__name__}, not a tensor"
+            )
+        if value.shape != target.shape:
+            raise CheckpointError(
+                f"{path} does not fit {type(model).__name__}: parameter {name!r} has shape "
+                f"{tuple(value.shape)} in the checkpoint but {tuple(target.shape)} in the model"
+            )
+
+
+def _check_optimizer_state(
+    path: str, optimizer: torch.optim.Optimizer, saved: Any, saved_class: Any
+) -> None:
+    if saved is None:
+        raise CheckpointError(f"{path} holds no optimizer state (it was saved without one)")
+    if saved_class != _class_name(optimizer):
+        raise CheckpointError(
+            f"{path} holds state for a {saved_class} optimizer; cannot load it into a "
+            f"{_class_name(optimizer)}"
+        )
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or not isinstance(saved.get("state"), dict):
+        raise CheckpointError(f"{path} is damaged: its optimizer state has no param_groups")
+    current = optimizer.param_groups
+    if len(groups) != len(current):
+        raise CheckpointError(
+            f"{path}: the saved optimizer has {len(groups)} parameter group(s), "
+            f"this one has {len(current)}"
+        )
+    for i, (g_saved, g_now) in enumerate(zip(groups, current, strict=True)):
+        n_saved, n_now = len(g_saved.get("params", ())), len(g_now["params"])
+        if n_saved != n_now:
+            raise CheckpointError(
+                f"{path}: parameter group {i} of the saved optimizer holds {n_saved} "
+                f"parameters, this optimizer's holds {n_now}"
+            )
+
+
+def _names(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{shown}{more}"
+
+
+def _class_name(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _check_path(path: Any) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}"
+        )
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Metadata must survive ``weights_only=True`` loading: plain data only."""
+    if isinstance(value, _PLAIN_SCALARS):
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"metadata {where!r} has a non-str key {key!r}")
+            _check_plain(item, f"{where}[{key!r}]")
+        return
+    hint = " (use .tolist() or .item())" if isinstance(value, torch.Tensor) else ""
+    raise TypeError(
+        f"metadata {where!r} must be None, bool, int, float, str, or a list, tuple or dict "
+        f"of those; got {type(value).__name__}{hint}"
+    )
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable. Best effort: not every OS or file system allows it."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

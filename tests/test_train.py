@@ -1,0 +1,440 @@
+"""Tests for gradbook.train: fit, evaluate, History and EarlyStopping."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display in tests
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from gradbook.data import make_regression  # noqa: E402
+from gradbook.models import MLP  # noqa: E402
+from gradbook.train import EarlyStopping, History, evaluate, fit  # noqa: E402
+
+
+def _linear_problem(n=100, seed=0):
+    X, y = make_regression(n, [2.0, 3.0], seed=seed)
+    torch.manual_seed(seed)
+    model = nn.Linear(2, 1)
+    return model, X, y
+
+
+def _sgd(model, lr=0.1):
+    return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def test_notebook_regression_learns_the_weights():
+    """The notebook's regression (SGD lr 0.1, 100 epochs, full batch) finds w = [2, 3] +- 0.05."""
+    X, y = make_regression(100, [2.0, 3.0], seed=42)
+    torch.manual_seed(42)
+    model = nn.Linear(2, 1)
+    history = fit(model, nn.MSELoss(), _sgd(model, 0.1), (X, y), epochs=100)
+    torch.testing.assert_close(model.weight.detach(), torch.tensor([[2.0, 3.0]]), atol=0.05, rtol=0)
+    assert model.bias.abs().item() < 0.05
+    assert history.epochs == 100 and len(history.step_loss) == 100
+    assert history.train_loss[-1] < 0.02 < history.train_loss[0]
+    assert repr(history) == f"History(epochs=100, train_loss={history.train_loss[-1]:.2g})"
+
+
+def test_full_batch_epoch_loss_is_the_loss_before_the_step():
+    """With one full batch per epoch, train_loss[0] is the loss of the initial weights."""
+    model, X, y = _linear_problem()
+    before = evaluate(model, nn.MSELoss(), (X, y))
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3)
+    assert history.train_loss[0] == pytest.approx(before, rel=1e-6)
+    assert history.step_loss == history.train_loss
+
+
+def test_train_loss_is_the_sample_weighted_mean_of_step_losses():
+    """With batches of 30, 30, 30 and 10 samples, the epoch loss weights each step by its size."""
+    model, X, y = _linear_problem()
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=2, batch_size=30)
+    assert len(history.step_loss) == 8
+    for epoch in range(2):
+        steps = history.step_loss[4 * epoch : 4 * epoch + 4]
+        expected = (30 * sum(steps[:3]) + 10 * steps[3]) / 100
+        assert history.train_loss[epoch] == pytest.approx(expected, rel=1e-9)
+        assert history.train_loss[epoch] != pytest.approx(sum(steps) / 4, rel=1e-6)
+
+
+def test_step_losses_match_a_hand_written_loop():
+    """Without shuffling, fit takes exactly the steps a hand-written loop takes."""
+    model, X, y = _linear_problem()
+    twin = nn.Linear(2, 1)
+    twin.load_state_dict(model.state_dict())
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=2, batch_size=32, shuffle=False)
+    opt, expected = _sgd(twin), []
+    for _ in range(2):
+        for i in range(0, 100, 32):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(twin(X[i : i + 32]), y[i : i + 32])
+            loss.backward()
+            opt.step()
+            expected.append(loss.item())
+    assert history.step_loss == expected
+    assert torch.equal(model.weight, twin.weight)
+
+
+@pytest.mark.parametrize("kind", ["dataset", "dataloader"])
+def test_dataset_and_dataloader_match_the_tensor_path(kind):
+    """A Dataset or a DataLoader gives the same training as the (X, y) fast path."""
+    model, X, y = _linear_problem()
+    twin = nn.Linear(2, 1)
+    twin.load_state_dict(model.state_dict())
+    ref = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3, batch_size=16, shuffle=False)
+    if kind == "dataset":
+        data, batch_size = TensorDataset(X, y), 16
+    else:
+        data, batch_size = DataLoader(TensorDataset(X, y), batch_size=16), None
+    other = fit(
+        twin, nn.MSELoss(), _sgd(twin), data, epochs=3, batch_size=batch_size, shuffle=False
+    )
+    assert other.step_loss == pytest.approx(ref.step_loss, rel=1e-6)
+    torch.testing.assert_close(twin.weight, model.weight)
+
+
+def test_dataset_full_batch_by_default():
+    """batch_size=None with a Dataset means one batch holding all of it."""
+    model, X, y = _linear_problem()
+    history = fit(model, nn.MSELoss(), _sgd(model), TensorDataset(X, y), epochs=2)
+    assert len(history.step_loss) == 2
+
+
+def test_same_seed_gives_identical_histories_even_with_dropout():
+    """Two runs with the same seed and initial weights match exactly; another seed differs."""
+    X, y = make_regression(64, [1.0, -1.0, 0.5])
+
+    def run(seed):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 1))
+        h = fit(model, nn.MSELoss(), _sgd(model, 0.05), (X, y), epochs=3, batch_size=8, seed=seed)
+        return h, model
+
+    (h1, m1), (h2, m2), (h3, _) = run(7), run(7), run(8)
+    assert h1.step_loss == h2.step_loss and h1.train_loss == h2.train_loss
+    assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters(), strict=True))
+    assert h3.step_loss != h1.step_loss
+
+
+def test_seed_leaves_the_global_rng_alone():
+    """fit(seed=...) restores torch's global random state when it returns."""
+    model, X, y = _linear_problem()
+    state = torch.get_rng_state()
+    fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=2, batch_size=10, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_seed_makes_a_shuffling_dataloader_reproducible():
+    """A user DataLoader that shuffles with the global RNG is reproducible under seed=."""
+    X, y = make_regression(50, [1.0, 2.0])
+    loader = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=True)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = nn.Linear(2, 1)
+        torch.rand(int(torch.randint(1, 5, ()).item()) + len(runs))  # disturb the global RNG
+        runs.append(fit(model, nn.MSELoss(), _sgd(model), loader, epochs=2, seed=1).step_loss)
+    assert runs[0] == runs[1]
+
+
+class _ModeRecorder(nn.Module):
+    """A linear layer that records the training flag and grad mode of each forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 1)
+        self.calls: list[tuple[bool, bool]] = []
+
+    def forward(self, x):
+        self.calls.append((self.training, torch.is_grad_enabled()))
+        return self.lin(x)
+
+
+def test_train_and_eval_modes_and_no_grad_for_validation():
+    """Training steps run in train mode with grad; validation in eval mode under no_grad."""
+    X, y = make_regression(40, [2.0, 3.0])
+    model = _ModeRecorder()
+    model.eval()  # fit must switch it and switch it back
+    history = fit(
+        model, nn.MSELoss(), _sgd(model), (X, y), epochs=2, batch_size=20, val_data=(X, y)
+    )
+    # batch_size applies to validation too: two training and two validation batches per epoch
+    assert model.calls == [(True, True), (True, True), (False, False), (False, False)] * 2
+    assert not model.training
+    assert len(history.val_loss) == 2
+
+
+def test_val_loss_is_the_loss_at_the_end_of_each_epoch():
+    """history.val_loss[-1] equals evaluate() on the validation data after that epoch."""
+    model, X, y = _linear_problem()
+    Xv, yv = make_regression(30, [2.0, 3.0], seed=9)
+    seen = []
+
+    class Probe:
+        def on_epoch_end(self, history):
+            seen.append((history.val_loss[-1], evaluate(model, nn.MSELoss(), (Xv, yv))))
+            return False
+
+    fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3, batch_size=25, val_data=(Xv, yv),
+        callbacks=[Probe()])  # fmt: skip
+    assert len(seen) == 3
+    for recorded, actual in seen:
+        assert recorded == pytest.approx(actual, rel=1e-6)
+
+
+def test_evaluate_is_the_sample_weighted_mean_and_restores_mode():
+    """evaluate() gives the mean loss over all samples, whatever the batch size."""
+    model, X, y = _linear_problem(n=70)
+    full = nn.functional.mse_loss(model(X), y).item()
+    model.train()
+    assert evaluate(model, nn.MSELoss(), (X, y), batch_size=32) == pytest.approx(full, rel=1e-5)
+    assert evaluate(model, nn.MSELoss(), TensorDataset(X, y), batch_size=9) == pytest.approx(
+        full, rel=1e-5
+    )
+    assert model.training
+
+
+@pytest.mark.parametrize(("bad", "word"), [(float("nan"), "nan"), (float("inf"), "inf")])
+def test_non_finite_loss_names_epoch_and_step(bad, word):
+    """A NaN or infinite loss raises FloatingPointError naming the epoch and the step."""
+    model, X, y = _linear_problem()
+    y = y.clone()
+    y[25] = bad  # in the third batch of 10
+    with pytest.raises(FloatingPointError, match=rf"{word} at epoch 1, step 3 of 10"):
+        fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=5, batch_size=10, shuffle=False)
+
+
+def test_divergence_is_caught_in_a_later_epoch():
+    """A learning rate that makes training blow up stops with the epoch it happened in."""
+    model, X, y = _linear_problem()
+    with pytest.raises(FloatingPointError, match=r"at epoch \d+, step 1 of 1"):
+        fit(model, nn.MSELoss(), _sgd(model, lr=50.0), (X, y), epochs=500)
+
+
+def test_clip_grad_norm_limits_the_step():
+    """With clip_grad_norm=c, one SGD step with lr 1 moves the parameters by at most c."""
+    model, X, y = _linear_problem()
+    before = torch.cat([p.detach().flatten() for p in model.parameters()])
+    fit(model, nn.MSELoss(), _sgd(model, lr=1.0), (X, y), epochs=1, clip_grad_norm=1e-3)
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-4)
+
+
+class _StopAt:
+    def __init__(self, epoch):
+        self.epoch = epoch
+        self.seen = []
+
+    def on_epoch_end(self, history):
+        self.seen.append(history.epochs)
+        return history.epochs == self.epoch
+
+
+def test_callbacks_stop_training_and_all_see_each_epoch():
+    """Training stops after the epoch where a callback returns True; every callback ran."""
+    model, X, y = _linear_problem()
+    a, b = _StopAt(3), _StopAt(-1)
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=10, callbacks=[a, b])
+    assert history.epochs == 3 and a.seen == b.seen == [1, 2, 3]
+    single = _StopAt(2)
+    assert fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=10, callbacks=single).epochs == 2
+
+
+def test_early_stopping_on_flat_loss_waits_patience_epochs():
+    """With a loss that never improves after epoch 1, training stops after 1 + patience epochs."""
+    model, X, y = _linear_problem()
+    stopper = EarlyStopping(patience=3, monitor="train_loss")
+    history = fit(model, nn.MSELoss(), _sgd(model, lr=0.0), (X, y), epochs=50, callbacks=[stopper])
+    assert history.epochs == 4
+    assert stopper.best_epoch == 1 and stopper.stopped_epoch == 4
+
+
+def test_early_stopping_restores_the_best_weights():
+    """When validation loss only gets worse, the weights of the best epoch come back."""
+    model, X, y = _linear_problem()
+    Xv, yv = X, -y  # learning the training data makes this validation set worse
+    stopper = EarlyStopping(patience=2)
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=30, val_data=(Xv, yv),
+                  callbacks=[stopper])  # fmt: skip
+    assert history.epochs == 3 and stopper.best_epoch == 1
+    assert history.val_loss[0] < history.val_loss[1] < history.val_loss[2]
+    assert evaluate(model, nn.MSELoss(), (Xv, yv)) == pytest.approx(history.val_loss[0], rel=1e-6)
+
+
+def test_early_stopping_without_restore_keeps_the_last_weights():
+    """restore_best=False leaves the model as it was after the last epoch."""
+    model, X, y = _linear_problem()
+    stopper = EarlyStopping(patience=1, restore_best=False)
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=30, val_data=(X, -y),
+                  callbacks=stopper)  # fmt: skip
+    assert evaluate(model, nn.MSELoss(), (X, -y)) == pytest.approx(history.val_loss[-1], rel=1e-6)
+
+
+def test_early_stopping_min_delta():
+    """Improvements smaller than min_delta do not count."""
+    stopper = EarlyStopping(patience=1, min_delta=0.5, monitor="train_loss")
+    stopper.on_train_begin(nn.Linear(1, 1), History())
+    h = History()
+    for loss, stop in [(10.0, False), (9.8, True)]:
+        h.train_loss.append(loss)
+        assert stopper.on_epoch_end(h) is stop
+
+
+def test_early_stopping_needs_val_data_and_valid_arguments():
+    """Monitoring val_loss without val_data, or bad arguments, are clear errors."""
+    model, X, y = _linear_problem()
+    with pytest.raises(ValueError, match="pass val_data"):
+        fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3, callbacks=[EarlyStopping()])
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(patience=-1)
+    with pytest.raises(ValueError, match="monitor"):
+        EarlyStopping(monitor="accuracy")
+    with pytest.raises(ValueError, match="min_delta"):
+        EarlyStopping(min_delta=-0.1)
+
+
+def test_progress_bar_on_off_and_default(capsys):
+    """progress=True draws a bar with the loss; False and the non-terminal default draw nothing."""
+    model, X, y = _linear_problem()
+    fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss=" in err
+    for progress in (False, None):  # capsys's stderr is not a terminal
+        fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3, progress=progress)
+        assert capsys.readouterr().err == ""
+
+
+def test_history_repr_and_plot():
+    """History reads as its state, and plot() gives a labelled figure with a legend."""
+    assert repr(History()) == "History(epochs=0)"
+    h = History()
+    h.train_loss, h.val_loss = [1.0, 0.1, 0.01], [1.2, 0.2, 0.05]
+    assert repr(h) == "History(epochs=3, train_loss=0.01, val_loss=0.05)"
+    fig = h.plot()
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "loss"
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "validation"]
+    plt.close(fig)
+    flat = History()
+    flat.train_loss = [0.5, 0.4]
+    fig, ax = plt.subplots()
+    assert flat.plot(ax=ax) is fig and ax.get_yscale() == "linear"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no epochs"):
+        History().plot()
+
+
+def test_device_cpu_and_mlp_classification():
+    """device='cpu' works, and an MLP learns a separable classification problem."""
+    torch.manual_seed(0)
+    X = torch.randn(200, 2)
+    y = (X[:, 0] > 0).long()
+    model = MLP([2, 16, 2])
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=40, batch_size=50, device="cpu", seed=0)
+    accuracy = (model(X).argmax(1) == y).float().mean().item()
+    assert accuracy > 0.95
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_moves_model_and_batches_to_cuda():
+    """device='cuda' moves the model and CPU data there, and the seed still reproduces."""
+    X, y = make_regression(256, [2.0, 3.0])
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+        h = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3, batch_size=32,
+                val_data=TensorDataset(X, y), device="cuda", seed=0)  # fmt: skip
+        assert next(model.parameters()).is_cuda
+        runs.append(h.step_loss)
+    assert runs[0] == runs[1] and all(math.isfinite(v) for v in runs[0])
+
+
+def _other_model_optimizer(model):
+    return torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (
+            dict(train_data=lambda X, y: (X, y[:-1])),
+            ValueError,
+            "same length, got 100 inputs and 99",
+        ),
+        (dict(train_data=lambda X, y: (X[:0], y[:0])), ValueError, "train_data is empty"),
+        (dict(train_data=lambda X, y: TensorDataset(X[:0], y[:0])), ValueError, "empty"),
+        (dict(train_data=lambda X, y: (X, y, y)), ValueError, "must be \\(X, y\\), got 3"),
+        (dict(train_data=lambda X, y: (X.numpy(), y)), TypeError, "X must be a torch.Tensor"),
+        (dict(train_data=lambda X, y: X), TypeError, "train_data must be an \\(X, y\\) tuple"),
+        (dict(val_data=lambda X, y: (X, y[:5])), ValueError, "val_data: X and y must have"),
+        (dict(epochs=0), ValueError, "epochs must be >= 1, got 0"),
+        (dict(epochs=2.0), TypeError, "epochs must be an int, got float"),
+        (dict(epochs=True), TypeError, "epochs must be an int"),
+        (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
+        (dict(batch_size=-4), ValueError, "batch_size must be >= 1"),
+        (dict(batch_size=8.0), TypeError, "batch_size must be an int"),
+        (dict(loss_fn=nn.MSELoss(reduction="none")), ValueError, "scalar tensor.*\\(100, 1\\)"),
+        (dict(loss_fn=lambda out, y: 1.0), ValueError, "scalar tensor.*float"),
+        (dict(loss_fn="mse"), TypeError, "loss_fn must be callable"),
+        (dict(optimizer=_other_model_optimizer), ValueError, "none of the model's parameters"),
+        (dict(optimizer=lambda m: "sgd"), TypeError, "torch.optim.Optimizer"),
+        (dict(model=lambda m: "model"), TypeError, "model must be a torch.nn.Module"),
+        (dict(clip_grad_norm=0.0), ValueError, "clip_grad_norm"),
+        (dict(progress="yes"), TypeError, "progress"),
+        (dict(seed=1.0), TypeError, "seed"),
+        (dict(callbacks=[object()]), TypeError, "on_epoch_end"),
+        (dict(device="nonsense"), ValueError, "device 'nonsense'"),
+    ],
+)
+def test_bad_inputs_get_clear_errors(change, error, match):
+    """Each bad input to fit raises an error that names it."""
+    model, X, y = _linear_problem()
+    kwargs = dict(
+        model=model, loss_fn=nn.MSELoss(), optimizer=_sgd(model), train_data=(X, y), epochs=2
+    )
+    for key, value in change.items():
+        if key in ("train_data", "val_data"):
+            value = value(X, y)
+        elif key in ("optimizer", "model"):
+            value = value(model)
+        kwargs[key] = value
+    args = [kwargs.pop(k) for k in ("model", "loss_fn", "optimizer", "train_data")]
+    with pytest.raises(error, match=match):
+        fit(*args, **kwargs)
+
+
+def test_batch_size_with_a_dataloader_is_refused():
+    """A DataLoader batches already, so batch_size must stay None."""
+    model, X, y = _linear_problem()
+    loader = DataLoader(TensorDataset(X, y), batch_size=10)
+    with pytest.raises(ValueError, match="batch_size must be None when train_data is a DataLoader"):
+        fit(model, nn.MSELoss(), _sgd(model), loader, epochs=1, batch_size=10)
+
+
+def test_dataloader_batches_must_be_pairs():
+    """A DataLoader that yields something other than (inputs, targets) is a clear error."""
+    model, X, y = _linear_problem()
+    loader = DataLoader(TensorDataset(X, y, y), batch_size=10)
+    with pytest.raises(
+        TypeError, match="must yield \\(inputs, targets\\) pairs, got list of length 3"
+    ):
+        fit(model, nn.MSELoss(), _sgd(model), loader, epochs=1)
+
+
+def test_batch_size_larger_than_data_is_full_batch():
+    """A batch size above the number of samples gives one full batch per epoch."""
+    model, X, y = _linear_problem()
+    assert (
+        len(fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=2, batch_size=1000).step_loss) == 2
+    )
