@@ -339,7 +339,52 @@ class ModulePage(Directive):
         return []
 
 
+# ---------------------------------------------------------------------------
+# landing-page cards: one per tutorial, with its thumbnail, title and summary
+# ---------------------------------------------------------------------------
+def tutorial_summary(path: Path) -> tuple[str, str]:
+    """The reST title and the first sentence of a gallery script's docstring."""
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    lines = [line.rstrip() for line in doc.strip().splitlines()]
+    title = lines[0].strip() if lines else path.stem
+    body = " ".join(line.strip() for line in lines[2:] if not set(line.strip()) <= set("=-~"))
+    first = re.split(r"(?<=[.!?])\s", body.strip(), maxsplit=1)[0] if body else ""
+    return title, first
+
+
+class TutorialCards(Directive):
+    """``.. gradbook-tutorial-cards::``: a sphinx-design grid of the gallery's tutorials."""
+
+    def run(self):
+        env = self.state.document.settings.env
+        conf = env.config.sphinx_gallery_conf
+        lines = [".. grid:: 1 2 3 3", "   :gutter: 3", ""]
+        for examples_dir, gallery_dir in _gallery_pairs(env.app):
+            rel_gallery = gallery_dir.relative_to(Path(env.srcdir)).as_posix()
+            pattern = re.compile(conf.get("filename_pattern", "plot_"))
+            for script in sorted(examples_dir.glob("*.py")):
+                if not pattern.search("/" + script.name):
+                    continue
+                env.note_dependency(str(script))
+                title, summary = tutorial_summary(script)
+                ref = f"sphx_glr_{rel_gallery.replace('/', '_')}_{script.name}"
+                thumb = f"/{rel_gallery}/images/thumb/sphx_glr_{script.stem}_thumb.png"
+                lines += [
+                    f"   .. grid-item-card:: {script.stem.split('_')[1]}. {title}",
+                    f"      :img-top: {thumb}",
+                    f"      :link: {ref}",
+                    "      :link-type: ref",
+                    "      :class-card: gradbook-card",
+                    "",
+                    f"      {summary}",
+                    "",
+                ]
+        self.state_machine.insert_input(lines, "<gradbook-tutorial-cards>")
+        return []
+
+
 def setup(app):
+    app.add_directive("gradbook-tutorial-cards", TutorialCards)
     app.add_directive("gradbook-module", ModulePage)
     app.add_config_value("gradbook_package_dir", "", "env")
     app.add_config_value("gradbook_package", "gradbook", "env")
