@@ -76,6 +76,30 @@ print(f"z's inputs   = {[type(fn).__name__ for fn, _ in z.grad_fn.next_functions
 print(f"x.grad_fn    = {x.grad_fn}  (x is a leaf: nothing computed it)")
 
 # %%
+# The graph PyTorch recorded
+# --------------------------
+# Following ``grad_fn`` and its ``next_functions`` from the loss back to the leaves
+# reconstructs the whole directed acyclic graph (DAG) that ``backward()`` walked.
+# :func:`gradbook.graph.draw_autograd_graph` draws it: inputs on the left, the loss
+# on the right, one column per step. Each ``PowBackward0`` node holds the local
+# derivative of one power (:math:`2x` and :math:`3y^2`), ``AddBackward0`` passes the
+# upstream gradient to both of its inputs unchanged, and ``SumBackward0`` sends a 1
+# to every element. The leaf boxes are where the gradients are accumulated into
+# ``x.grad`` and ``y.grad``.
+from gradbook.graph import autograd_graph, draw_autograd_graph
+
+ax = draw_autograd_graph(loss, names={"x": x, "y": y})
+ax.set_title("Autograd graph of loss = (x**2 + y**3).sum()")
+
+graph = autograd_graph(loss, names={"x": x, "y": y})
+ops = sorted(d["label"].split()[0] for _, d in graph.nodes(data=True) if d["kind"] != "leaf")
+print(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges: {ops}")
+# sphinx_gallery_start_ignore
+assert ops == ["AddBackward0", "PowBackward0", "PowBackward0", "SumBackward0"], ops
+assert graph.number_of_nodes() == 6 and graph.number_of_edges() == 5
+# sphinx_gallery_end_ignore
+
+# %%
 # Seeing the derivative
 # ---------------------
 # A gradient is a slope. For the first component, :math:`z_1 = x_1^2 + y_1^3`
@@ -99,8 +123,12 @@ ax.plot(xs.detach(), zs.detach(), label=r"$z_1 = x_1^2 + 1$")
 ax.plot(xs.detach(), dz_dx, label=r"$\partial z_1/\partial x_1$ from autograd")
 ax.plot(xs.detach(), z0 + slope * (xs.detach() - x0), "--", label="tangent at $x_1=2$")
 ax.plot([x0], [z0], "o", color="black")
-ax.annotate(f"slope = x.grad[0] = {slope:.0f}", (x0, z0), xytext=(x0 - 2.6, z0 + 6),
-            arrowprops={"arrowstyle": "->"})
+ax.annotate(
+    f"slope = x.grad[0] = {slope:.0f}",
+    (x0, z0),
+    xytext=(x0 - 2.6, z0 + 6),
+    arrowprops={"arrowstyle": "->"},
+)
 ax.set_xlabel(r"$x_1$")
 ax.set_ylabel("value")
 ax.set_ylim(-3, 18)
