@@ -181,7 +181,7 @@ losses = {
 }
 for name, curve in losses.items():
     print(f"{name:24s} final loss {curve[-1]:.4f}")
-plot_loss_curves(
+ax = plot_loss_curves(
     losses, xlabel="step", ylabel="MSE loss (log scale)", title="SGD on linear regression, lr = 0.1"
 )
 # sphinx_gallery_start_ignore

@@ -58,7 +58,7 @@ for name, (f, df) in closed_forms.items():
 from gradbook.plotting import plot_function_and_derivative, use_style
 
 use_style()
-plot_function_and_derivative(
+fig = plot_function_and_derivative(
     {name: f for name, (f, _) in closed_forms.items()},
     x.detach(),
     closed_form={name: df for name, (_, df) in closed_forms.items()},
@@ -125,7 +125,7 @@ assert autograd_derivative(F.relu, zero).item() == 0.0
 # %%
 # GELU is a smooth ReLU: its derivative rises from 0 to 1 around the origin and even
 # dips slightly below 0 for negative inputs.
-plot_function_and_derivative(
+fig = plot_function_and_derivative(
     {name: f for name, (f, _) in rectifiers.items()},
     x.detach(),
     closed_form={name: df for name, (_, df) in rectifiers.items()},
@@ -185,7 +185,7 @@ for activation, init, label in (
 
 for name, norms in grad_norms.items():
     print(f"{name:20s} |dL/dh| at layer 1: {norms[0]:.2e}, at layer {depth}: {norms[-1]:.2e}")
-plot_layer_statistics(
+ax = plot_layer_statistics(
     grad_norms,
     logy=True,
     xlabel="hidden layer (1 = next to the input)",

@@ -209,7 +209,7 @@ from gradbook.plotting import plot_function_and_derivative, use_style
 
 use_style()
 zs = torch.linspace(-8, 8, 401, dtype=torch.float64)  # (T,)
-plot_function_and_derivative(
+fig = plot_function_and_derivative(
     {"cross-entropy": cross_entropy_of, "MSE on probabilities": mse_of},
     zs,
     closed_form={

@@ -22,7 +22,6 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 __all__ = [
-    "STYLE",
     "use_style",
     "subplots",
     "plot_lines",
@@ -33,7 +32,7 @@ __all__ = [
     "plot_decision_boundary",
 ]
 
-#: The rcParams that :func:`use_style` applies.
+# The rcParams that use_style() applies (public as ``gradbook.plotting.STYLE``).
 STYLE: dict[str, Any] = {
     "figure.figsize": (8.0, 4.0),
     "figure.dpi": 100,
@@ -60,7 +59,7 @@ _TWO_PANELS = (10.0, 4.0)
 
 
 def use_style() -> None:
-    """Apply the site's figure style (:data:`STYLE`) to matplotlib's global rcParams.
+    """Apply the site's figure style (``gradbook.plotting.STYLE``) to matplotlib's rcParams.
 
     Light grid, no top or right spines, font sizes that stay readable when a figure is
     shown at page width, and constrained layout so labels never overlap. Call it once at
