@@ -91,7 +91,8 @@ def make_model(seed: int = 0) -> torch.nn.Module:
 
 def objective(model: torch.nn.Module, maximize: bool, batch: slice = slice(None)) -> torch.Tensor:
     """The MSE on (a batch of) the data; negated when the optimizer maximizes, so it still fits."""
-    loss = torch.nn.functional.mse_loss(model(X[batch]), Y[batch])
+    device = next(model.parameters()).device
+    loss = torch.nn.functional.mse_loss(model(X[batch].to(device)), Y[batch].to(device))
     return -loss if maximize else loss
 
 
@@ -131,6 +132,23 @@ def test_same_trajectory_as_torch(case):
     assert_same_params(ours, theirs)
     # A trajectory that went nowhere would match trivially: make sure it learned.
     assert torch.nn.functional.mse_loss(ours(X), Y).item() < 0.9 * loss_before
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("case", FULL_STATE_CASES, ids=_case_id)
+def test_same_trajectory_as_torch_on_cuda(case):
+    """On a GPU, where torch.optim defaults to its foreach kernels, the trajectories agree."""
+    _check_parity_on(torch.device("cuda"), case)
+
+
+def _check_parity_on(device: torch.device, case: tuple) -> None:
+    cls, kwargs = case
+    ours, theirs = make_model().to(device), make_model().to(device)
+    train(ours, cls(ours.parameters(), **kwargs), STEPS)
+    train(theirs, TORCH_TWIN[cls](theirs.parameters(), **kwargs), STEPS)
+    assert next(ours.parameters()).device.type == device.type
+    assert_same_params(ours, theirs)
 
 
 @pytest.mark.parametrize("case", FULL_STATE_CASES, ids=_case_id)
