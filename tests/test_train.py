@@ -100,6 +100,15 @@ def test_dataset_and_dataloader_match_the_tensor_path(kind):
     torch.testing.assert_close(twin.weight, model.weight)
 
 
+def test_validation_dataloader_keeps_its_batches():
+    """A validation DataLoader works alongside a training batch_size and gives the same loss."""
+    model, X, y = _linear_problem()
+    loader = DataLoader(TensorDataset(X, y), batch_size=7)
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=2, batch_size=10,
+                  val_data=loader)  # fmt: skip
+    assert history.val_loss[-1] == pytest.approx(evaluate(model, nn.MSELoss(), (X, y)), rel=1e-5)
+
+
 def test_dataset_full_batch_by_default():
     """batch_size=None with a Dataset means one batch holding all of it."""
     model, X, y = _linear_problem()
@@ -335,11 +344,11 @@ def test_history_repr_and_plot():
 def test_device_cpu_and_mlp_classification():
     """device='cpu' works, and an MLP learns a separable classification problem."""
     torch.manual_seed(0)
-    X = torch.randn(200, 2)
+    X = torch.randn(100, 2)
     y = (X[:, 0] > 0).long()
     model = MLP([2, 16, 2])
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=40, batch_size=50, device="cpu", seed=0)
+    fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=15, batch_size=25, device="cpu", seed=0)
     accuracy = (model(X).argmax(1) == y).float().mean().item()
     assert accuracy > 0.95
 

@@ -262,7 +262,8 @@ def fit(
         Samples per step; ``None`` means the whole data set in one batch (full-batch
         gradient descent). The last batch of an epoch may be smaller.
     val_data : same kinds as ``train_data``, optional
-        Evaluated after each epoch into ``History.val_loss``.
+        Evaluated after each epoch into ``History.val_loss``, in batches of ``batch_size``
+        (a ``DataLoader`` keeps its own batches).
     shuffle : bool, default True
         Visit the training samples in a new random order each epoch.
     device : str or torch.device, optional
@@ -335,7 +336,9 @@ def fit(
     train = _Batches(train_data, "train_data", batch_size, shuffle, device, generator)
     val = None
     if val_data is not None:
-        val = _Batches(val_data, "val_data", batch_size, False, device, None)
+        # A validation DataLoader keeps its own batching, whatever batch_size says.
+        val_batch_size = None if isinstance(val_data, DataLoader) else batch_size
+        val = _Batches(val_data, "val_data", val_batch_size, False, device, None)
     clip_params = [p for p in model.parameters() if p.requires_grad]
     history = History()
     show = _stderr_is_terminal() if progress is None else progress
@@ -638,7 +641,7 @@ def _not_scalar(loss: Any) -> ValueError:
 
 
 def _check_finite(step_losses: list[float], epoch: int) -> None:
-    if math.isfinite(math.fsum(step_losses)):
+    if math.isfinite(sum(step_losses)):  # one pass in the common case; overflow -> inf
         return
     for step, value in enumerate(step_losses, start=1):
         if not math.isfinite(value):
