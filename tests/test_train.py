@@ -14,9 +14,18 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
+import gradbook.train  # noqa: E402
 from gradbook.data import make_regression  # noqa: E402
 from gradbook.models import MLP  # noqa: E402
 from gradbook.train import EarlyStopping, History, evaluate, fit  # noqa: E402
+
+
+@pytest.fixture(params=["per_step", "per_epoch"])
+def readback(request, monkeypatch):
+    """Run a test with losses read per step (the CPU way) and once per epoch (accelerators)."""
+    if request.param == "per_epoch":
+        monkeypatch.setattr(gradbook.train, "_defer_loss_readback", lambda device: True)
+    return request.param
 
 
 def _linear_problem(n=100, seed=0):
@@ -52,7 +61,7 @@ def test_full_batch_epoch_loss_is_the_loss_before_the_step():
     assert history.step_loss == history.train_loss
 
 
-def test_train_loss_is_the_sample_weighted_mean_of_step_losses():
+def test_train_loss_is_the_sample_weighted_mean_of_step_losses(readback):
     """With batches of 30, 30, 30 and 10 samples, the epoch loss weights each step by its size."""
     model, X, y = _linear_problem()
     history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=2, batch_size=30)
@@ -64,7 +73,7 @@ def test_train_loss_is_the_sample_weighted_mean_of_step_losses():
         assert history.train_loss[epoch] != pytest.approx(sum(steps) / 4, rel=1e-6)
 
 
-def test_step_losses_match_a_hand_written_loop():
+def test_step_losses_match_a_hand_written_loop(readback):
     """Without shuffling, fit takes exactly the steps a hand-written loop takes."""
     model, X, y = _linear_problem()
     twin = nn.Linear(2, 1)
@@ -211,13 +220,26 @@ def test_evaluate_is_the_sample_weighted_mean_and_restores_mode():
 
 
 @pytest.mark.parametrize(("bad", "word"), [(float("nan"), "nan"), (float("inf"), "inf")])
-def test_non_finite_loss_names_epoch_and_step(bad, word):
+def test_non_finite_loss_names_epoch_and_step(bad, word, readback):
     """A NaN or infinite loss raises FloatingPointError naming the epoch and the step."""
     model, X, y = _linear_problem()
     y = y.clone()
     y[25] = bad  # in the third batch of 10
     with pytest.raises(FloatingPointError, match=rf"{word} at epoch 1, step 3 of 10"):
         fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=5, batch_size=10, shuffle=False)
+    if readback == "per_step":
+        # Checked before the optimizer step: the weights are those after step 2.
+        assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_non_finite_loss_in_a_dataloader_names_the_step():
+    """The step count is named for DataLoader data too."""
+    model, X, y = _linear_problem()
+    y = y.clone()
+    y[95] = float("nan")
+    loader = DataLoader(TensorDataset(X, y), batch_size=25)
+    with pytest.raises(FloatingPointError, match="nan at epoch 1, step 4 of 4"):
+        fit(model, nn.MSELoss(), _sgd(model), loader, epochs=2)
 
 
 def test_divergence_is_caught_in_a_later_epoch():

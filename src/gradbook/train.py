@@ -12,7 +12,7 @@ with the update itself left to the optimizer. :func:`fit` runs that loop and rec
 what happened; it costs about what a hand-written loop costs (see
 ``benchmarks/fit_vs_peers.py``), because for an ``(X, y)`` pair of tensors it draws one
 permutation per epoch and indexes the tensors directly, with no ``DataLoader`` in between,
-and it reads the losses back from the device once per epoch, not once per step.
+and on an accelerator it reads the losses back once per epoch, not once per step.
 """
 
 from __future__ import annotations
@@ -292,8 +292,10 @@ def fit(
     ------
     FloatingPointError
         When a training loss is NaN or infinite; the message names the epoch and the step.
-        The losses are read back once per epoch (to avoid a device sync per step), so the
-        error comes at the end of that epoch and names its first bad step.
+        On the CPU the loss is checked at each step, before the optimizer applies it, so
+        the weights are those from before the bad step. On an accelerator the losses are
+        read back once per epoch (a per-step read would stall the device), so the error
+        comes at the end of that epoch and names its first bad step.
 
     Examples
     --------
@@ -342,6 +344,7 @@ def fit(
     clip_params = [p for p in model.parameters() if p.requires_grad]
     history = History()
     show = _stderr_is_terminal() if progress is None else progress
+    defer = _defer_loss_readback(_compute_device(model, device))
     was_training = model.training
 
     for cb in callbacks:
@@ -354,23 +357,33 @@ def fit(
         try:
             for epoch in range(1, epochs + 1):
                 model.train()
-                losses: list[torch.Tensor] = []
+                losses: list = []  # floats on the CPU, 0-d device tensors when deferred
                 sizes: list[int] = []
-                for xb, yb in train.epoch():
+                for step, (xb, yb) in enumerate(train.epoch(), start=1):
                     optimizer.zero_grad()
                     loss = loss_fn(model(xb), yb)
                     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
                         raise _not_scalar(loss)
+                    if defer:
+                        # On an accelerator a per-step .item() would stall the queue of
+                        # kernels: keep the loss there and read the epoch's back at once.
+                        losses.append(loss.detach())
+                    else:
+                        # On the CPU .item() costs less than .detach(), and checking before
+                        # the step keeps the weights finite when the loss is not.
+                        value = loss.item()
+                        if not math.isfinite(value):
+                            raise _non_finite(value, epoch, step, train.steps)
+                        losses.append(value)
                     loss.backward()
                     if clip_grad_norm is not None:
                         nn.utils.clip_grad_norm_(clip_params, clip_grad_norm)
                     optimizer.step()
-                    # Keep the loss on its device: one .tolist() per epoch instead of a
-                    # synchronising .item() per step.
-                    losses.append(loss.detach())
                     sizes.append(xb.shape[0])
-                step_losses = torch.stack(losses).tolist()
-                _check_finite(step_losses, epoch)
+                step_losses = losses
+                if defer:
+                    step_losses = torch.stack(losses).tolist()  # one device sync per epoch
+                    _check_finite(step_losses, epoch, train.steps)
                 history.step_loss.extend(step_losses)
                 history.train_loss.append(
                     sum(l * n for l, n in zip(step_losses, sizes, strict=True)) / sum(sizes)
@@ -458,6 +471,7 @@ class _Batches:
         self.generator = generator
         self.tensors: tuple[torch.Tensor, torch.Tensor] | None = None
         self.loader: DataLoader | None = None
+        self.steps: int | None = None  # batches per epoch, when known
         if isinstance(data, (tuple, list)):
             self.tensors = _check_pair(data, name)
             if device is not None:
@@ -465,13 +479,15 @@ class _Batches:
                 self.tensors = (self.tensors[0].to(device), self.tensors[1].to(device))
             n = self.tensors[0].shape[0]
             self.batch_size = n if batch_size is None else min(batch_size, n)
+            self.steps = -(-n // self.batch_size)  # ceil(n / batch_size)
         elif isinstance(data, DataLoader):
             if batch_size is not None:
                 raise ValueError(
                     f"batch_size must be None when {name} is a DataLoader (it batches "
                     f"already, with batch_size={data.batch_size}); got {batch_size}"
                 )
-            if _safe_len(data) == 0:
+            self.steps = _safe_len(data)
+            if self.steps == 0:
                 raise ValueError(f"{name} is empty: the DataLoader yields no batches")
             self.loader = data
         elif isinstance(data, Dataset):
@@ -486,6 +502,7 @@ class _Batches:
                 shuffle=shuffle,
                 generator=generator,
             )
+            self.steps = _safe_len(self.loader)
         else:
             raise TypeError(
                 f"{name} must be an (X, y) tuple of tensors, a Dataset or a DataLoader, "
@@ -640,16 +657,25 @@ def _not_scalar(loss: Any) -> ValueError:
     )
 
 
-def _check_finite(step_losses: list[float], epoch: int) -> None:
+def _defer_loss_readback(device: torch.device) -> bool:
+    """Read losses back once per epoch (accelerators) rather than once per step (CPU)."""
+    return device.type != "cpu"
+
+
+def _non_finite(value: float, epoch: int, step: int, steps: int | None) -> FloatingPointError:
+    of = f" of {steps}" if steps is not None else ""
+    return FloatingPointError(
+        f"training loss is {value} at epoch {epoch}, step {step}{of}: lower the learning "
+        "rate, clip gradients (clip_grad_norm=) or check the data for NaN/inf"
+    )
+
+
+def _check_finite(step_losses: list[float], epoch: int, steps: int | None) -> None:
     if math.isfinite(sum(step_losses)):  # one pass in the common case; overflow -> inf
         return
     for step, value in enumerate(step_losses, start=1):
         if not math.isfinite(value):
-            raise FloatingPointError(
-                f"training loss is {value} at epoch {epoch}, step {step} of "
-                f"{len(step_losses)}: lower the learning rate, clip gradients "
-                "(clip_grad_norm=) or check the data for NaN/inf"
-            )
+            raise _non_finite(value, epoch, step, steps)
 
 
 def _stderr_is_terminal() -> bool:
