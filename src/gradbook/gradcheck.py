@@ -81,6 +81,8 @@ _RTOL_NUMERICAL = {
 _ATOL_FRACTION = {torch.float64: 1e-3, torch.float32: 1e-2, torch.float16: 5e-2}
 # One batched call perturbs at most this many numbers (rows x (input + outputs)).
 _BATCH_BUDGET = 1 << 22
+# Up to this many perturbed rows go in one call with every input batched.
+_SMALL_BATCH = 128
 # A one-sided-difference spread above this fraction of sum_j |v_j J_jk| is a kink.
 _KINK_SPREAD = 0.1
 
@@ -102,15 +104,20 @@ class WorstElement:
 
     Attributes
     ----------
-    input, output : str
-        Names of the input and the output of the pair (``"input 0"``, ``"output 0"``,
-        or a parameter name from :func:`check_module`).
+    input : str
+        Name of the input (``"input 0"``, or a parameter name from :func:`check_module`).
+    output : str
+        Name of the output (``"output"``, ``"output 0"``, ...).
     index : tuple of int
         Index of the element in the input tensor.
-    analytical, numerical : float
-        The two values of :math:`(v^T J)_k` at that element.
-    abs_error, rel_error : float
-        :math:`|a - n|` and the relative error with its floor.
+    analytical : float
+        The value of :math:`(v^T J)_k` from the backward.
+    numerical : float
+        The same value from finite differences.
+    abs_error : float
+        :math:`|a - n|`.
+    rel_error : float
+        The relative error, with its floor.
     """
 
     input: str
@@ -135,13 +142,17 @@ class PairResult:
 
     Attributes
     ----------
-    input, output : str
-        Names of the pair.
+    input : str
+        Name of the input.
+    output : str
+        Name of the output.
     shape : tuple of int
         Shape of the input.
-    max_abs_error, max_rel_error : float
-        Largest :math:`|a_k - n_k|` and largest relative error over the elements that
-        are not kinks (in fast mode: of the random projection :math:`u^T J^T v`).
+    max_abs_error : float
+        Largest :math:`|a_k - n_k|` over the elements that are not kinks.
+    max_rel_error : float
+        Largest relative error over the elements that are not kinks (in fast mode:
+        the errors of the random projection :math:`u^T J^T v`).
     worst : WorstElement or None
         The element with the largest relative error (None in a passing fast check,
         which never forms the full Jacobian).
@@ -310,9 +321,11 @@ def _fmt_index(index: tuple[int, ...]) -> str:
 
 
 def _unravel(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    if not shape:
-        return ()
-    return tuple(int(k) for k in np.unravel_index(int(flat_index), shape))
+    index = []
+    for size in reversed(shape):
+        flat_index, k = divmod(int(flat_index), size)
+        index.append(k)
+    return tuple(reversed(index))
 
 
 def _generator(seed: int, stream: int = 0) -> torch.Generator:
@@ -365,6 +378,8 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Bitwise-equal values, with NaN equal to NaN."""
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
+    if torch.equal(a, b):
+        return True
     if a.is_floating_point() or a.is_complex():
         return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
     return bool(torch.equal(a, b))
@@ -409,6 +424,7 @@ class _Evaluator:
         self.fresh_copies = fresh_copies  # fn mutates its inputs: give every call copies
         self.mode = "vmap"
         self.verified = False
+        self.step_cache: dict[tuple, torch.Tensor] = {}
         with torch.no_grad():
             args = [a.clone() for a in base] if fresh_copies else base
             self.f0, self.out_tuple = _outputs_of(fn(*args))
@@ -547,7 +563,7 @@ def _numerical_pass(
     jacobians: dict[tuple[int, int], torch.Tensor] | None = None,
     screen: bool = False,
 ) -> list[_Numerics | None]:
-    """Run the perturbations of ``units`` through fn in batches and reduce on the fly.
+    """Run the perturbations of ``units`` through fn in batches and reduce the results.
 
     ``vs[j]`` is the upstream gradient for output j (None: skip that output). When
     ``jacobians`` is a dict, entry (j, i) is filled with the Jacobian of output j wrt
@@ -556,113 +572,170 @@ def _numerical_pass(
     only where central differences would pass it too.
     """
     flats = {i: ev.base[i].reshape(-1) for i in units.inputs}
-    steps = {i: _steps(flats[i], method, eps) for i in units.inputs}
-    x_k = torch.cat([flats[i] for i in units.inputs])  # all elements, concatenated
-    offsets_in = torch.tensor([0] + [flats[i].numel() for i in units.inputs]).cumsum(0)
-    glob = offsets_in[units.pos] + units.elem  # (N,) index into x_k
-    h_all = torch.cat([steps[i] for i in units.inputs])[glob]  # (N,)
-    x_all = x_k[glob]
-    n_units = glob.numel()
+    x_all = torch.cat([flats[i] for i in units.inputs])  # every element, concatenated
+    first = torch.tensor([0] + [flats[i].numel() for i in units.inputs]).cumsum(0)
+    where = first[units.pos] + units.elem  # (N,) position of each unit in x_all
+
+    def steps_for(kind: str) -> torch.Tensor:
+        key = (tuple(units.inputs), kind, eps)
+        if key not in ev.step_cache:  # the screen and the refinement share the steps
+            ev.step_cache[key] = torch.cat([_steps(flats[i], kind, eps) for i in units.inputs])
+        return ev.step_cache[key][where]
+
+    h_all, x_all = steps_for(method), x_all[where]  # (N,)
+    h_central = steps_for("central") if screen else None
+    n_units = where.numel()
     offsets = _OFFSETS[method]
     m = len(offsets)
     f0 = [y.reshape(-1) for y in ev.f0]
     out_numel = sum(y.numel() for y in f0)
-    num_dtype = x_k.real.dtype
-    eps_num = _eps(num_dtype)
-    accuracy = 10 * eps_num ** _ACCURACY_POWER["central" if screen else method]
-    if screen:
-        h_central = torch.cat([_steps(flats[i], "central", eps) for i in units.inputs])[glob]
-    one_sided = method in ("central", "five_point")
-    results: list[dict[str, list[torch.Tensor]] | None] = [
-        None if v is None else {k: [] for k in _Numerics.__dataclass_fields__} for v in vs
-    ]
-    # One input at a time: vmap over one batched input lets fn reuse everything that does
-    # not depend on it (batching all inputs at once is several times slower for an MLP).
+    num_dtype = x_all.real.dtype
+    # units are sorted by input: input p owns units starts[p]:starts[p + 1]
+    counts = torch.bincount(units.pos, minlength=len(units.inputs)).tolist()
+    starts = [0]
+    for n in counts:
+        starts.append(starts[-1] + n)
+
     pieces = []
-    for p, i in enumerate(units.inputs):
-        sel = torch.nonzero(units.pos == p)[:, 0]
-        chunk = max(1, _BATCH_BUDGET // (m * max(1, flats[i].numel() + out_numel)))
-        pieces += [(i, sel[k : k + chunk]) for k in range(0, sel.numel(), chunk)]
-    order = []
-    for i, sel in pieces:
-        order.append(sel)
-        c = sel.numel()
-        elem, h, xs = units.elem[sel], h_all[sel], x_all[sel]
-        rows = flats[i].unsqueeze(0).repeat(m * c, 1)  # (m*c, n_i)
-        ar = torch.arange(c)
-        stepped = []  # the perturbed element's value, per offset, (c,)
-        if method == "complex":
-            rows = rows.to(torch.promote_types(num_dtype, torch.complex64))
-            rows[ar, elem] = rows[ar, elem] + 1j * h
-        else:
-            for o, off in enumerate(offsets):
-                rows[o * c + ar, elem] = xs + off * h
-                stepped.append(rows[o * c + ar, elem])
-        batched = {i: rows.reshape(m * c, *ev.base[i].shape)}
-        ys = ev(batched)
-        for j, v in enumerate(vs):
-            if v is None and jacobians is None:
+    if m * n_units <= _SMALL_BATCH:
+        # few rows: one call with every input batched beats one call per input
+        pieces.append((0, n_units))
+    else:
+        # one input per call: vmap over one batched input lets fn reuse whatever does not
+        # depend on it (batching every input at once is several times slower for an MLP)
+        for p, i in enumerate(units.inputs):
+            chunk = max(1, _BATCH_BUDGET // (m * max(1, flats[i].numel() + out_numel)))
+            pieces += [
+                (k, min(k + chunk, starts[p + 1])) for k in range(starts[p], starts[p + 1], chunk)
+            ]
+
+    results: list[list[_Numerics]] = [[] for _ in vs]
+    pending: list[tuple[int, int, tuple[torch.Tensor, ...], list[torch.Tensor]]] = []
+    pending_size = 0
+    for a, b in pieces:
+        c = b - a
+        elem, h, xs = units.elem[a:b], h_all[a:b], x_all[a:b]
+        stepped = [torch.empty(c, dtype=num_dtype) for _ in offsets]  # value after the step
+        batched = {}
+        for p, i in enumerate(units.inputs):
+            lo, hi = max(a, starts[p]) - a, min(b, starts[p + 1]) - a
+            if lo >= hi:
                 continue
-            y = ys[j].reshape(m * c, -1)  # (m*c, out_numel_j)
-            y0 = f0[j]
+            mine = slice(lo, hi)  # units of this piece that perturb input i
+            rows = flats[i].unsqueeze(0).repeat(m * c, 1)  # (m*c, n_i)
             if method == "complex":
-                # Im f(x + i h e_k) / h: no subtraction, so no cancellation error
-                D = y.imag / h[:, None]  # (c, out_j)
-                bound = eps_num * y.abs()
-            elif method == "forward":
-                dx = stepped[0] - xs  # the step actually taken, (c,)
-                D = (y - y0) / dx[:, None]
-                if screen:
-                    bound = eps_num * y0.abs().expand_as(y) / h_central[sel, None]
-                else:
-                    bound = eps_num * (y.abs() + y0.abs()) / dx.abs()[:, None]
+                rows = rows.to(torch.promote_types(num_dtype, torch.complex64))
+                r = torch.arange(lo, hi)
+                rows[r, elem[mine]] = rows[r, elem[mine]] + 1j * h[mine]
             else:
-                five = method == "five_point"
-                if five:  # rows are +2h, +h, -h, -2h
-                    yp2, yp, ym, ym2 = y[:c], y[c : 2 * c], y[2 * c : 3 * c], y[3 * c :]
-                    dp, dm = stepped[1] - xs, xs - stepped[2]
-                    D = (-yp2 + 8 * yp - 8 * ym + ym2) / (12 * h[:, None])
-                else:
-                    yp, ym = y[:c], y[c:]
-                    dp, dm = stepped[0] - xs, xs - stepped[1]  # steps actually taken, (c,)
-                    D = (yp - ym) / (dp + dm)[:, None]
-                Dp = (yp - y0) / dp[:, None]
-                Dm = (y0 - ym) / dm[:, None]
-                weight = 1.5 if five else 1.0  # sum of |stencil coefficients| * h / 2
-                bound = weight * eps_num * (yp.abs() + ym.abs()) / (dp + dm).abs()[:, None]
-            if jacobians is not None:
-                jacobians[(j, i)][:, elem] = D.T
-            if v is None:
-                continue
-            vf = v.reshape(-1).to(D.dtype)  # (out_j,)
-            av = vf.abs()
-            s_abs = D.abs() @ av
-            acc = results[j]
-            acc["n"].append(D @ vf)
-            acc["s_abs"].append(s_abs)
-            acc["floor"].append(accuracy * s_abs + 4 * (bound @ av))
-            acc["n_ones"].append(D.sum(1))
-            if one_sided:
-                A, B = Dp * vf, Dm * vf  # (c, out_j)
-                acc["lo"].append(torch.minimum(A, B).sum(1))
-                acc["hi"].append(torch.maximum(A, B).sum(1))
-                acc["s_one_sided"].append((0.5 * (Dp.abs() + Dm.abs())) @ av)
-            else:
-                nan = torch.full((c,), math.nan, dtype=D.dtype)
-                acc["lo"].append(nan)
-                acc["hi"].append(nan)
-                acc["s_one_sided"].append(nan)
-    # back to the order of ``units``
-    inverse = torch.empty(n_units, dtype=torch.long)
-    if order:
-        inverse[torch.cat(order)] = torch.arange(n_units)
+                for o, off in enumerate(offsets):
+                    r = torch.arange(o * c + lo, o * c + hi)
+                    rows[r, elem[mine]] = xs[mine] + off * h[mine]
+                    stepped[o][mine] = rows[r, elem[mine]]
+            batched[i] = rows.reshape(m * c, *ev.base[i].shape)
+        pending.append((a, b, ev(batched), stepped))
+        pending_size += m * c * max(1, out_numel)
+        if pending_size >= _BATCH_BUDGET or b == n_units:
+            # reduce the pieces so far together: a few large ops instead of many small ones
+            _reduce(pending, units, starts, method, h_all, h_central, x_all, f0, vs,
+                    results, jacobians)  # fmt: skip
+            pending, pending_size = [], 0
     out: list[_Numerics | None] = []
-    for acc in results:
-        if acc is None:
+    for j, v in enumerate(vs):
+        if v is None:
             out.append(None)
-            continue
-        out.append(_Numerics(**{k: torch.cat(val).double()[inverse] for k, val in acc.items()}))
+        else:
+            fields = _Numerics.__dataclass_fields__
+            out.append(
+                _Numerics(**{k: torch.cat([getattr(r, k) for r in results[j]]) for k in fields})
+            )
     return out
+
+
+def _reduce(pending, units, starts, method, h_all, h_central, x_all, f0, vs, results, jacobians):
+    """Difference quotients and their sums over output elements, for consecutive pieces."""
+    a0, b1 = pending[0][0], pending[-1][1]
+    c = b1 - a0
+    m = len(_OFFSETS[method])
+    h, xs = h_all[a0:b1], x_all[a0:b1]
+    num_dtype = xs.real.dtype
+    eps_num = _eps(num_dtype)
+    screen = h_central is not None
+    accuracy = 10 * eps_num ** _ACCURACY_POWER["central" if screen else method]
+    stepped = [torch.cat([p[3][o] for p in pending]) for o in range(m)]
+    for j, (v, y0) in enumerate(zip(vs, f0, strict=True)):
+        if v is None and jacobians is None:
+            continue
+        # the rows of offset o, over all pieces: (c, out_j) each
+        ys = [
+            torch.cat(
+                [
+                    p[2][j].reshape(m * (p[1] - p[0]), -1)[
+                        o * (p[1] - p[0]) : (o + 1) * (p[1] - p[0])
+                    ]
+                    for p in pending
+                ]
+            )  # fmt: skip
+            for o in range(m)
+        ]
+        vf = None if v is None else v.reshape(-1).to(y0.real.dtype)  # (out_j,)
+        av = None if v is None else vf.abs()
+        Dp = Dm = None
+        if method == "complex":
+            # Im f(x + i h e_k) / h: no subtraction, so no cancellation error
+            D = ys[0].imag / h[:, None]  # (c, out_j)
+            bound = None if v is None else eps_num * (ys[0].abs() @ av)
+        elif method == "forward":
+            dx = stepped[0] - xs  # the step actually taken, (c,)
+            D = (ys[0] - y0) / dx[:, None]
+            if v is None:
+                bound = None
+            elif screen:  # the rounding central differences would have
+                bound = eps_num * float(y0.abs() @ av) / h_central[a0:b1]
+            else:
+                bound = eps_num * (ys[0].abs() @ av + float(y0.abs() @ av)) / dx.abs()
+        else:
+            five = method == "five_point"
+            yp, ym = (ys[1], ys[2]) if five else (ys[0], ys[1])
+            dp = (stepped[1] if five else stepped[0]) - xs  # the steps actually taken, (c,)
+            dm = xs - (stepped[2] if five else stepped[1])
+            if five:  # rows are +2h, +h, -h, -2h
+                D = (-ys[0] + 8 * yp - 8 * ym + ys[3]) / (12 * h[:, None])
+            else:
+                D = (yp - ym) / (dp + dm)[:, None]
+            Dp = (yp - y0) / dp[:, None]
+            Dm = (y0 - ym) / dm[:, None]
+            weight = 1.5 if five else 1.0  # sum of |stencil coefficients| * h / 2
+            bound = (
+                None
+                if v is None
+                else weight * eps_num * (yp.abs() @ av + ym.abs() @ av) / (dp + dm).abs()
+            )
+        if jacobians is not None:
+            for p, i in enumerate(units.inputs):
+                lo, hi = max(a0, starts[p]), min(b1, starts[p + 1])
+                if lo < hi:
+                    jacobians[(j, i)][:, units.elem[lo:hi]] = D[lo - a0 : hi - a0].T
+        if v is None:
+            continue
+        s_abs = D.abs() @ av
+        if Dp is not None:
+            A, B = Dp * vf, Dm * vf  # (c, out_j)
+            lo_, hi_ = torch.minimum(A, B).sum(1), torch.maximum(A, B).sum(1)
+            s1 = (0.5 * (Dp.abs() + Dm.abs())) @ av
+        else:
+            lo_ = hi_ = s1 = torch.full((c,), math.nan, dtype=D.dtype)
+        results[j].append(
+            _Numerics(
+                n=(D @ vf).double(),
+                s_abs=s_abs.double(),
+                floor=(accuracy * s_abs + 4 * bound).double(),
+                n_ones=D.sum(1).double(),
+                lo=lo_.double(),
+                hi=hi_.double(),
+                s_one_sided=s1.double(),
+            )
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -759,12 +832,14 @@ def numerical_jacobian(
 
 @dataclass
 class _Errors:
-    a: torch.Tensor  # analytical, flat float64
-    n: torch.Tensor  # numerical
-    err: torch.Tensor  # |a - n| (inf where either is not finite)
-    rel: torch.Tensor  # relative error with the floor
-    tiny: torch.Tensor  # the floor tau_k
-    noise: torch.Tensor  # absolute error bound of the comparison
+    """The element-wise comparison of one pair, as NumPy arrays (fast for small vectors)."""
+
+    a: np.ndarray  # analytical, flat float64
+    n: np.ndarray  # numerical
+    err: np.ndarray  # |a - n| (inf where either is not finite)
+    rel: np.ndarray  # relative error with the floor
+    tiny: np.ndarray  # the floor tau_k
+    noise: np.ndarray  # absolute error bound of the comparison
     atol: float
 
 
@@ -772,21 +847,21 @@ def _errors(
     a: torch.Tensor, num: _Numerics, an_dtype: torch.dtype, rtol: float, atol: float | None
 ) -> _Errors:
     """Relative errors |a - n| / max(|a|, |n|, tau) with the floor tau per element."""
-    a = a.detach().reshape(-1).to(torch.float64)
-    n = num.n
-    finite = torch.isfinite(a) & torch.isfinite(n)
-    both = torch.maximum(a.abs(), n.abs())
-    scale = float(both[finite].max()) if bool(finite.any()) else 0.0
-    # the floor below which a value counts as zero: atol, the rounding of the analytical
-    # side, and the accuracy of the numerical one, relative to the terms of v^T J before
-    # they cancel (a sum of large terms that nearly cancel is only known to that precision)
-    noise = 16 * _eps(an_dtype) * num.s_abs + num.floor
-    atol_eff = _ATOL_FRACTION.get(an_dtype, 1e-1) * rtol * scale if atol is None else atol
-    tiny = torch.clamp((atol_eff + noise) / rtol, min=torch.finfo(torch.float64).tiny)
-    err = (a - n).abs()
-    rel = err / torch.maximum(both, tiny)
-    inf = torch.full_like(rel, math.inf)
-    return _Errors(a, n, torch.where(finite, err, inf), torch.where(finite, rel, inf), tiny,
+    a = a.detach().reshape(-1).to(torch.float64).numpy()
+    n = num.n.numpy()
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(a) & np.isfinite(n)
+        both = np.maximum(np.abs(a), np.abs(n))
+        scale = float(both[finite].max()) if finite.any() else 0.0
+        # the floor below which a value counts as zero: atol, the rounding of the analytical
+        # side, and the accuracy of the numerical one, relative to the terms of v^T J before
+        # they cancel (a sum of large terms that nearly cancel is only known to that precision)
+        noise = 16 * _eps(an_dtype) * num.s_abs.numpy() + num.floor.numpy()
+        atol_eff = _ATOL_FRACTION.get(an_dtype, 1e-1) * rtol * scale if atol is None else atol
+        tiny = np.maximum((atol_eff + noise) / rtol, np.finfo(np.float64).tiny)
+        err = np.abs(a - n)
+        rel = err / np.maximum(both, tiny)
+    return _Errors(a, n, np.where(finite, err, np.inf), np.where(finite, rel, np.inf), tiny,
                    noise, atol_eff)  # fmt: skip
 
 
@@ -802,27 +877,25 @@ def _pair_result(
 ) -> PairResult:
     """Verdict, worst element and diagnosis for one (input, output) pair."""
     a, n, err, rel, tiny = errors.a, errors.n, errors.err, errors.rel, errors.tiny
-    noise, atol_eff = errors.noise, errors.atol
     off = rel > rtol
-
-    # a kink: the left and right one-sided differences disagree by much more than the
-    # curvature of a smooth function could make them, and the analytical value lies between
-    lo, hi = num.lo, num.hi
-    spread = hi - lo
-    kink_like = torch.isfinite(spread) & (
-        spread > _KINK_SPREAD * num.s_one_sided + noise + atol_eff
-    )
-    slack = rtol * torch.maximum(torch.maximum(lo.abs(), hi.abs()), tiny)
-    between = (a >= lo - slack) & (a <= hi + slack)
-    kinks = kink_like & between & torch.isfinite(a)
+    lo, hi = num.lo.numpy(), num.hi.numpy()
+    with np.errstate(all="ignore"):
+        # a kink: the left and right one-sided differences disagree by much more than the
+        # curvature of a smooth function could make them, and the analytical value lies
+        # between them
+        spread = hi - lo
+        kink_like = np.isfinite(spread) & (
+            spread > _KINK_SPREAD * num.s_one_sided.numpy() + errors.noise + errors.atol
+        )
+        slack = rtol * np.maximum(np.maximum(np.abs(lo), np.abs(hi)), tiny)
+        kinks = kink_like & (a >= lo - slack) & (a <= hi + slack) & np.isfinite(a)
     wrong = off & ~kinks
     n_off = int(wrong.sum())
     n_kinks = int(kinks.sum())
 
     smooth = ~kinks
-    if bool(smooth.any()):
-        rel_s = torch.where(smooth, rel, torch.zeros_like(rel))
-        k = int(torch.argmax(torch.where(smooth, rel, torch.full_like(rel, -1.0))))
+    if smooth.any():
+        k = int(np.argmax(np.where(smooth, rel, -1.0)))
         worst = WorstElement(
             input=name_in,
             output=name_out,
@@ -832,8 +905,8 @@ def _pair_result(
             abs_error=float(err[k]),
             rel_error=float(rel[k]),
         )
-        max_abs = float(torch.where(smooth, err, torch.zeros_like(err)).max())
-        max_rel = float(rel_s.max())
+        max_abs = float(np.where(smooth, err, 0.0).max())
+        max_rel = float(np.where(smooth, rel, 0.0).max())
     else:
         worst, max_abs, max_rel = None, 0.0, 0.0
 
@@ -849,12 +922,13 @@ def _pair_result(
 
     diagnosis = None
     if n_off:
-        diagnosis = _diagnose(a, n, num, wrong, tiny, rtol, shape, random_v)
+        with np.errstate(all="ignore"):
+            diagnosis = _diagnose(a, n, num.n_ones.numpy(), wrong, tiny, rtol, shape, random_v)
     elif n_kinks:
-        k = int(torch.nonzero(kinks)[0])
+        k = int(np.flatnonzero(kinks)[0])
         diagnosis = (
             f"kink at {n_kinks} element(s), first at {_fmt_index(_unravel(k, shape))}: the "
-            f"one-sided differences give {float(num.lo[k]):.4g} and {float(num.hi[k]):.4g}, "
+            f"one-sided differences give {float(lo[k]):.4g} and {float(hi[k]):.4g}, "
             f"the analytical {float(a[k]):.4g} lies between them: a non-differentiable point "
             "(relu, abs, max at a tie), not a wrong gradient"
         )
@@ -866,54 +940,53 @@ def _pair_result(
         max_rel_error=max_rel,
         worst=worst,
         n_off=n_off,
-        n_elements=a.numel(),
+        n_elements=a.size,
         n_kinks=n_kinks,
         verdict=verdict,
         diagnosis=diagnosis,
     )
 
 
-def _matches(b: torch.Tensor, n: torch.Tensor, tiny: torch.Tensor, rtol: float) -> bool:
+def _matches(b: np.ndarray, n: np.ndarray, tiny: np.ndarray, rtol: float) -> bool:
     """True when ``b`` agrees with ``n`` everywhere, with the comparison's floor."""
-    rel = (b - n).abs() / torch.maximum(torch.maximum(b.abs(), n.abs()), tiny)
+    rel = np.abs(b - n) / np.maximum(np.maximum(np.abs(b), np.abs(n)), tiny)
     return bool((rel <= max(rtol, 1e-6)).all())
 
 
 def _diagnose(
-    a: torch.Tensor,
-    n: torch.Tensor,
-    num: _Numerics,
-    wrong: torch.Tensor,
-    tiny: torch.Tensor,
+    a: np.ndarray,
+    n: np.ndarray,
+    n_ones: np.ndarray,
+    wrong: np.ndarray,
+    tiny: np.ndarray,
     rtol: float,
     shape: tuple[int, ...],
     random_v: bool,
 ) -> str:
     """The likely mistake behind a failing pair, from the pattern of the errors."""
-    total = a.numel()
-    bad_a = ~torch.isfinite(a)
-    if bool(bad_a.any()):
-        k = int(torch.nonzero(bad_a)[0])
+    total = a.size
+    bad_a = ~np.isfinite(a)
+    if bad_a.any():
+        k = int(np.flatnonzero(bad_a)[0])
         return (
             f"the analytical gradient has {int(bad_a.sum())} NaN/inf value(s), first at "
             f"{_fmt_index(_unravel(k, shape))} (numerical {float(n[k]):.4g})"
         )
-    bad_n = ~torch.isfinite(n)
-    if bool(bad_n.any()):
-        k = int(torch.nonzero(bad_n)[0])
+    bad_n = ~np.isfinite(n)
+    if bad_n.any():
+        k = int(np.flatnonzero(bad_n)[0])
         return (
             f"the numerical gradient has NaN/inf at {_fmt_index(_unravel(k, shape))}: fn is "
             "not finite near the inputs (a step crosses a singularity?)"
         )
-    significant = n.abs() > 10 * tiny
-    if bool((a == 0).all()) and bool(significant.any()):
+    significant = np.abs(n) > 10 * tiny
+    if (a == 0).all() and significant.any():
         return (
             "the analytical gradient is all zero: the backward returns zeros (or None) for "
             "this input, or the input is detached inside fn"
         )
-    if bool(significant.any()):
-        ratio = a[significant] / n[significant]
-        c = float(ratio.median())
+    if significant.any():
+        c = float(np.median(a[significant] / n[significant]))
         if c != 0 and _matches(a, c * n, tiny, 1e-3):
             return _ratio_text(c)
     if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
@@ -921,16 +994,16 @@ def _diagnose(
             return "the analytical gradient is the transpose of the numerical one"
     if total > 2:
         for s in (1, -1):
-            if _matches(torch.roll(a, s), n, tiny, rtol):
+            if _matches(np.roll(a, s), n, tiny, rtol):
                 return (
                     f"the analytical gradient is the numerical one shifted by {-s} element "
                     "(an off-by-one index?)"
                 )
-    if random_v and _matches(a, num.n_ones.double(), tiny, rtol):
+    if random_v and _matches(a, n_ones, tiny, rtol):
         return "the backward ignores grad_output: it equals the gradient for grad_output = ones"
     n_wrong = int(wrong.sum())
     if n_wrong <= max(1, total // 10) and n_wrong < total:
-        where = [_fmt_index(_unravel(int(k), shape)) for k in torch.nonzero(wrong)[:5, 0]]
+        where = [_fmt_index(_unravel(int(k), shape)) for k in np.flatnonzero(wrong)[:5]]
         more = ", ..." if n_wrong > 5 else ""
         return f"error confined to {n_wrong} of {total} elements: {', '.join(where)}{more}"
     return (
@@ -1245,10 +1318,13 @@ def _check(
         return _errors(an.per_output[j][pos], part, tensors[diff[pos]].dtype, rtol_eff, atol)
 
     n_refined = 0
+    cached = {(pos, j): pair_errors(pos, j) for pos in range(len(diff)) for j in an.checked}
     if screen:
         suspect = torch.cat(
             [
-                torch.stack([pair_errors(pos, j).rel > rtol_eff for j in an.checked]).any(0)
+                torch.from_numpy(
+                    np.stack([cached[(pos, j)].rel > rtol_eff for j in an.checked]).any(0)
+                )
                 for pos in range(len(diff))
             ]
         )
@@ -1258,12 +1334,16 @@ def _check(
             finer = _numerical_pass(ev, units.subset(which), "central", None, vs_num)
             for j in an.checked:
                 stats[j].update(which, finer[j])
+            # only the pairs of inputs that had suspects changed
+            for pos in torch.unique(units.pos[which]).tolist():
+                for j in an.checked:
+                    cached[(pos, j)] = pair_errors(pos, j)
     pairs: list[PairResult] = []
     for pos, i in enumerate(diff):
         for j in an.checked:
             pairs.append(
                 _pair_result(
-                    pair_errors(pos, j),
+                    cached[(pos, j)],
                     stats[j].part(bounds[pos], bounds[pos + 1]),
                     name_in=names[i],
                     name_out=out_names[j],
