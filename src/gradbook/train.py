@@ -84,23 +84,17 @@ class History:
         """
         if not self.train_loss:
             raise ValueError("History.plot: nothing to plot, the history holds no epochs")
-        import matplotlib.pyplot as plt  # imported here: training does not need matplotlib
+        # imported here: training does not need matplotlib
+        from gradbook.plotting import plot_loss_curves
 
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4))
-        else:
-            fig = ax.figure
-        epochs = range(1, len(self.train_loss) + 1)
-        ax.plot(epochs, self.train_loss, label="train")
+        curves = {"train": self.train_loss}
         if self.val_loss:
-            ax.plot(range(1, len(self.val_loss) + 1), self.val_loss, label="validation")
+            curves["validation"] = self.val_loss
         values = [v for v in self.train_loss + self.val_loss if math.isfinite(v)]
-        if values and min(values) > 0 and max(values) / min(values) > 10:
-            ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
+        logy = bool(values) and min(values) > 0 and max(values) / min(values) > 10
+        ax = plot_loss_curves(curves, ax=ax, logy=logy)
         ax.legend()
-        return fig
+        return ax.figure
 
 
 @runtime_checkable
