@@ -113,10 +113,13 @@ assert [v.grad for v in x] == grad_x and [v.grad for v in y] == grad_y
 # its gradient. The ``+`` on the right is the loss; the ``**2`` and ``**3`` boxes are
 # the powers, whose local gradients :math:`2x` and :math:`3y^2` become the leaves'
 # gradients because every other local gradient on the way is 1.
-from gradbook.graph import draw_autograd_graph
+from gradbook.graph import autograd_graph, draw_autograd_graph
 
-ax = draw_autograd_graph(loss)
+graph = autograd_graph(loss)  # a networkx.DiGraph, edges from inputs to their uses
+ax = draw_autograd_graph(graph)
 ax.set_title(r"The Value graph of $L = x_1^2 + y_1^3 + x_2^2 + y_2^3$")
+print(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
+assert graph.number_of_nodes() == len(order) == 11
 
 # %%
 # A value used twice: why ``+=``
@@ -166,7 +169,7 @@ assert a_t.grad.item() == 2.0
 #   :math:`\mJ \vv` per pass. The full gradient needs :math:`n` passes, one per basis
 #   vector :math:`e_k`;
 # - **reverse mode** runs the forward pass once, then one backward pass from the
-#   output, giving a vector-Jacobian product :math:`\vv^\T \mJ` per pass. With one
+#   output, giving a vector-Jacobian product :math:`\vv\T \mJ` per pass. With one
 #   output, :math:`\vv = 1` gives the whole gradient in *one* backward pass.
 #
 # A loss maps millions of parameters to one number, so reverse mode wins by a factor
@@ -259,8 +262,8 @@ ax.plot(
     sizes, [1e3 * per_pass * n for n in sizes], ":", color="gray", label=r"slope 1: $\propto n$"
 )
 ax.set_xticks(sizes, [str(n) for n in sizes])
-ax.minorticks_off()
 ax.legend()
+ax.minorticks_off()
 # sphinx_gallery_start_ignore
 # Loose on purpose (the build machine is shared): 64 times the passes must cost at least
 # 8 times the time, and reverse mode must beat forward mode by 8x at n = 256.

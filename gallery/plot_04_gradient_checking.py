@@ -131,6 +131,10 @@ lines = {line.get_label(): line for line in ax.get_lines()}
 # The complex step's right arm lies on the central difference's (both are h^2 |f'''| / 6):
 # dash it so that both stay visible.
 lines["complex step"].set_linestyle("--")
+ax.set_ylim(5e-18, 5)
+ax.legend(loc="upper right")
+ax.axhline(eps, color="gray", linestyle="--", linewidth=1)
+ax.text(1.5e-16, eps * 2, r"machine $\epsilon$", color="gray")
 for name, h_star, text, side in [
     ("forward difference", eps**0.5, r"best $h \approx \epsilon^{1/2}$ ", "right"),
     ("central difference", eps ** (1 / 3), r" best $h \approx \epsilon^{1/3}$", "left"),
@@ -138,16 +142,12 @@ for name, h_star, text, side in [
     color = lines[name].get_color()
     ax.axvline(h_star, color=color, linestyle=":", linewidth=1.5)
     ax.text(h_star, 1e-14, text, color=color, fontsize=11, ha=side)
-ax.axhline(eps, color="gray", linestyle="--", linewidth=1)
-ax.text(1.5e-16, eps * 2, r"machine $\epsilon$", color="gray")
-ax.set_ylim(5e-18, 5)
-ax.legend(loc="upper right")
 
 # %%
 # Checking a correct gradient
 # ---------------------------
 # :func:`gradbook.gradcheck.check_gradients` does this for every element of every input
-# of a function: it computes the vector-Jacobian product :math:`\vv^\T \mJ` with
+# of a function: it computes the vector-Jacobian product :math:`\vv\T \mJ` with
 # autograd (for a random upstream gradient :math:`\vv`, so that a backward that ignores
 # its ``grad_output`` is caught too), computes the same product from central
 # differences, and compares them element by element. Inputs should be float64: in
@@ -191,7 +191,7 @@ torch.testing.assert_close(J_numerical, J_autograd, rtol=1e-8, atol=1e-10)
 # Now a bug. A custom :class:`torch.autograd.Function` computes :math:`x^2` but its
 # backward returns :math:`x` instead of :math:`2x`, times the upstream gradient. It
 # runs without complaint; the check fails, shows the worst element with both values
-# (entries of :math:`\vv^\T \mJ` for the random :math:`\vv`, so not simply :math:`x`
+# (entries of :math:`\vv\T \mJ` for the random :math:`\vv`, so not simply :math:`x`
 # and :math:`2x`), and names the pattern:
 class SquareForgotTwo(torch.autograd.Function):
     """x ** 2, with a bug in the backward."""
@@ -218,8 +218,8 @@ assert "factor 2" in report.pairs[0].diagnosis
 # A transposed gradient
 # ---------------------
 # For :math:`\vy = \mW \vx` the gradient with respect to the matrix is the outer
-# product :math:`\partial L / \partial \mW = \vv \vx^\T` (upstream gradient times
-# input). Writing the outer product the other way round, :math:`\vx \vv^\T`, is a
+# product :math:`\partial L / \partial \mW = \vv \vx\T` (upstream gradient times
+# input). Writing the outer product the other way round, :math:`\vx \vv\T`, is a
 # classic slip: for a square matrix the shapes still match. The check pins the bug on
 # the matrix, passes the vector, and recognises the transpose:
 class MatVecTransposed(torch.autograd.Function):

@@ -57,7 +57,7 @@ assert count_parameters(model) == mlp_parameter_count([d, h, k]) == h * (d + k) 
 # A batch through the network
 # ---------------------------
 # PyTorch layers take a batch: the rows of :math:`\mX \in \R^{N \times d}` are samples,
-# and each layer computes :math:`\mX \mW^\T + \vb` (see
+# and each layer computes :math:`\mX \mW\T + \vb` (see
 # :ref:`sphx_glr_auto_examples_plot_05_linear_layers.py`). Eight samples of four
 # features give eight rows of three scores (logits), one per class:
 X_batch = torch.randn(8, 4)  # (N, d)
@@ -75,14 +75,18 @@ torch.testing.assert_close(logits, torch.relu(X_batch @ W1.T + b1) @ W2.T + b2)
 # --------------------------
 # Calling the model records one backward node per operation.
 # :func:`gradbook.graph.draw_autograd_graph` draws what PyTorch recorded for the batch:
-# each weight enters through a transpose (``TBackward0``, the :math:`\mW^\T`), each
-# layer is one fused multiply-add (``AddmmBackward0``: :math:`\vb + \mX \mW^\T`), and
+# each weight enters through a transpose (``TBackward0``, the :math:`\mW\T`), each
+# layer is one fused multiply-add (``AddmmBackward0``: :math:`\vb + \mX \mW\T`), and
 # the four parameter leaves are where ``backward()`` deposits the gradients. The input
 # batch is not in the graph: it does not require a gradient.
-from gradbook.graph import draw_autograd_graph
+from gradbook.graph import autograd_graph, draw_autograd_graph
 
-ax = draw_autograd_graph(logits, names=dict(model.named_parameters()))
+graph = autograd_graph(logits, names=dict(model.named_parameters()))  # a networkx.DiGraph
+ax = draw_autograd_graph(graph)
 ax.set_title("Autograd graph of SimpleNet(4, 10, 3) on a batch of 8")
+leaves = sorted(data["name"] for _, data in graph.nodes(data=True) if data["kind"] == "leaf")
+print(f"{graph.number_of_nodes()} nodes; leaves: {leaves}")
+assert leaves == sorted(name for name, _ in model.named_parameters())
 
 # %%
 # Spirals: a problem for a hidden layer
@@ -139,7 +143,7 @@ assert linear_accuracy <= 0.6  # chance is 1/3: a linear model can do little bet
 from gradbook.plotting import plot_loss_curves, use_style
 
 use_style()
-plot_loss_curves(
+ax = plot_loss_curves(
     {"MLP 2 -> 32 -> 32 -> 3 (tanh)": mlp_loss, "linear 2 -> 3": linear_loss},
     title="Training loss on the spirals (cross-entropy, Adam, full batch)",
 )
@@ -163,9 +167,9 @@ plot_decision_boundary(
 )
 # One legend for both panels, outside the data (the spirals fill the whole square).
 handles, labels = ax_mlp.get_legend_handles_labels()
+fig.legend(handles, labels, loc="outside right center", markerscale=1.5)
 for ax in (ax_mlp, ax_linear):
     ax.get_legend().remove()
-fig.legend(handles, labels, loc="outside right center", markerscale=1.5)
 
 # %%
 # Where next
