@@ -37,10 +37,17 @@ STAMP_NAME = ".package_stamp.json"
 # 1. seeding before each example
 # ---------------------------------------------------------------------------
 def reset_seeds(gallery_conf, fname):
-    """Seed ``random``, NumPy and PyTorch before each example (sphinx-gallery hook)."""
+    """Seed ``random``, NumPy and PyTorch before each example (sphinx-gallery hook).
+
+    Also runs PyTorch on one thread: the tutorials' tensors are small, and on a
+    shared 2-core machine a second thread makes small operations many times slower.
+    """
+    import torch
+
     from gradbook.utils import seed_everything
 
     seed_everything(0)
+    torch.set_num_threads(1)
 
 
 # ---------------------------------------------------------------------------
