@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from gradbook_sphinx import affected_modules, imported_modules, public_names, uses_affected
+from gradbook_sphinx import (
+    affected_modules,
+    definition_kinds,
+    imported_modules,
+    public_names,
+    uses_affected,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +64,24 @@ def test_public_names_reads_all_without_importing(tmp_path):
     bare.write_text("X = 1\n")
     with pytest.raises(ValueError, match="no __all__"):
         public_names(bare)
+
+
+def test_definition_kinds_pick_the_autodoc_directive(tmp_path):
+    """Functions, classes, exceptions and constants each get their own directive."""
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from x import Thing, helper\n"
+        "STYLE = {}\n"
+        "def f():\n    pass\n"
+        "class C:\n    pass\n"
+        "class BadError(ValueError):\n    pass\n"
+    )
+    kinds = definition_kinds(module)
+    assert kinds == {
+        "Thing": "autoclass",
+        "helper": "autofunction",
+        "f": "autofunction",
+        "C": "autoclass",
+        "BadError": "autoexception",
+    }
+    assert "STYLE" not in kinds  # documented with autodata by the directive

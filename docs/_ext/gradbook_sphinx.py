@@ -307,6 +307,23 @@ def public_names(module_file: Path) -> list[str]:
     raise ValueError(f"{module_file} has no __all__")
 
 
+def definition_kinds(module_file: Path) -> dict[str, str]:
+    """Which autodoc directive documents each top-level name of a module (read with ast)."""
+    kinds = {}
+    for node in ast.parse(module_file.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kinds[node.name] = "autofunction"
+        elif isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(b) for b in node.bases]
+            is_error = any(b.endswith(("Error", "Exception", "Warning")) for b in bases)
+            kinds[node.name] = "autoexception" if is_error else "autoclass"
+        elif isinstance(node, (ast.ImportFrom, ast.Import)):
+            for alias in node.names:  # re-exported names: guess from the spelling
+                name = alias.asname or alias.name.split(".")[-1]
+                kinds[name] = "autoclass" if name[:1].isupper() else "autofunction"
+    return kinds
+
+
 class ModulePage(Directive):
     """``.. gradbook-module:: gradbook.models``: summary table + automodule."""
 
@@ -333,15 +350,9 @@ class ModulePage(Directive):
         ]
         lines += [f"   {name}" for name in names]
         lines += ["", ".. rubric:: Reference", ""]
+        kinds = definition_kinds(module_file)
         for name in names:
-            lines += [
-                f".. autoclass:: {name}"
-                if name[:1].isupper() and "Error" not in name
-                else f".. autofunction:: {name}"
-                if name[:1].islower()
-                else f".. autoexception:: {name}",
-                "",
-            ]
+            lines += [f".. {kinds.get(name, 'autodata')}:: {name}", ""]
         self.state_machine.insert_input(lines, f"<gradbook-module {module}>")
         return []
 
