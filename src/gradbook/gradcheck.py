@@ -83,6 +83,8 @@ _ATOL_FRACTION = {torch.float64: 1e-3, torch.float32: 1e-2, torch.float16: 5e-2}
 _BATCH_BUDGET = 1 << 22
 # Up to this many perturbed rows go in one call with every input batched.
 _SMALL_BATCH = 128
+# An input whose perturbations need at most this many rows joins the previous input's call.
+_TINY_ROWS = 16
 # A one-sided-difference spread above this fraction of sum_j |v_j J_jk| is a kink.
 _KINK_SPREAD = 0.1
 
@@ -514,17 +516,20 @@ def _steps(x: torch.Tensor, method: str, eps: float | None) -> torch.Tensor:
 
 @dataclass
 class _Numerics:
-    """Per output, sums over the output's elements, for each perturbed unit k."""
+    """Per output, sums over the output's elements, for each perturbed unit k.
 
-    n: torch.Tensor  # (v^T J)_k numerically
-    s_abs: torch.Tensor  # sum_j |v_j J_jk|: the size of the terms before they cancel
-    floor: torch.Tensor  # error bound of n_k: stencil accuracy and rounding
-    n_ones: torch.Tensor  # (1^T J)_k: what a backward that ignores grad_output returns
-    lo: torch.Tensor  # smallest sum_j v_j D_jk over left/right one-sided derivatives (NaN: none)
-    hi: torch.Tensor  # largest one
-    s_one_sided: torch.Tensor
+    Float64 NumPy arrays (the comparison slices them per input: cheaper than tensors).
+    """
 
-    def update(self, units: torch.Tensor, other: _Numerics) -> None:
+    n: np.ndarray  # (v^T J)_k numerically
+    s_abs: np.ndarray  # sum_j |v_j J_jk|: the size of the terms before they cancel
+    floor: np.ndarray  # error bound of n_k: stencil accuracy and rounding
+    n_ones: np.ndarray  # (1^T J)_k: what a backward that ignores grad_output returns
+    lo: np.ndarray  # smallest sum_j v_j D_jk over left/right one-sided derivatives (NaN: none)
+    hi: np.ndarray  # largest one
+    s_one_sided: np.ndarray
+
+    def update(self, units: np.ndarray, other: _Numerics) -> None:
         """Replace the values at ``units`` by those of a finer pass over them."""
         for name in self.__dataclass_fields__:
             getattr(self, name)[units] = getattr(other, name)
@@ -571,18 +576,19 @@ def _numerical_pass(
     error floor that central differences would have, so that a unit passes the screen
     only where central differences would pass it too.
     """
-    flats = {i: ev.base[i].reshape(-1) for i in units.inputs}
-    x_all = torch.cat([flats[i] for i in units.inputs])  # every element, concatenated
-    first = torch.tensor([0] + [flats[i].numel() for i in units.inputs]).cumsum(0)
-    where = first[units.pos] + units.elem  # (N,) position of each unit in x_all
+    flats = [ev.base[i].reshape(-1) for i in units.inputs]
+    sizes = [f.numel() for f in flats]
+    first = torch.tensor([0] + sizes).cumsum(0)
+    where = first[units.pos] + units.elem  # (N,) position of each unit among all elements
 
     def steps_for(kind: str) -> torch.Tensor:
         key = (tuple(units.inputs), kind, eps)
         if key not in ev.step_cache:  # the screen and the refinement share the steps
-            ev.step_cache[key] = torch.cat([_steps(flats[i], kind, eps) for i in units.inputs])
+            ev.step_cache[key] = _steps(torch.cat(flats), kind, eps)  # elementwise
         return ev.step_cache[key][where]
 
-    h_all, x_all = steps_for(method), x_all[where]  # (N,)
+    x_all = torch.cat(flats)[where]  # (N,)
+    h_all = steps_for(method)  # (N,)
     h_central = steps_for("central") if screen else None
     n_units = where.numel()
     offsets = _OFFSETS[method]
@@ -590,54 +596,60 @@ def _numerical_pass(
     f0 = [y.reshape(-1) for y in ev.f0]
     out_numel = sum(y.numel() for y in f0)
     num_dtype = x_all.real.dtype
+    # the value after each step, (m, N): exactly what the perturbed rows hold
+    if method == "complex":
+        stepped = x_all + 1j * h_all.unsqueeze(0)
+    else:
+        stepped = x_all + torch.tensor(offsets, dtype=num_dtype).unsqueeze(1) * h_all
+        for p, f in enumerate(flats):
+            if f.dtype != num_dtype:  # mixed dtypes: round as the rows of input p will
+                mine = units.pos == p
+                stepped[:, mine] = stepped[:, mine].to(f.dtype).to(num_dtype)
     # units are sorted by input: input p owns units starts[p]:starts[p + 1]
     counts = torch.bincount(units.pos, minlength=len(units.inputs)).tolist()
     starts = [0]
     for n in counts:
         starts.append(starts[-1] + n)
 
-    pieces = []
+    pieces: list[tuple[int, int]] = []
     if m * n_units <= _SMALL_BATCH:
         # few rows: one call with every input batched beats one call per input
         pieces.append((0, n_units))
     else:
         # one input per call: vmap over one batched input lets fn reuse whatever does not
         # depend on it (batching every input at once is several times slower for an MLP)
-        for p, i in enumerate(units.inputs):
-            chunk = max(1, _BATCH_BUDGET // (m * max(1, flats[i].numel() + out_numel)))
+        for p in range(len(units.inputs)):
+            if 0 < m * counts[p] <= _TINY_ROWS and pieces and pieces[-1][1] == starts[p]:
+                # a few rows ride along with the previous call: cheaper than a call of their own
+                pieces[-1] = (pieces[-1][0], starts[p + 1])
+                continue
+            chunk = max(1, _BATCH_BUDGET // (m * max(1, sizes[p] + out_numel)))
             pieces += [
                 (k, min(k + chunk, starts[p + 1])) for k in range(starts[p], starts[p + 1], chunk)
             ]
 
-    results: list[list[_Numerics]] = [[] for _ in vs]
-    pending: list[tuple[int, int, tuple[torch.Tensor, ...], list[torch.Tensor]]] = []
+    results: list[list[dict[str, torch.Tensor]]] = [[] for _ in vs]  # fields of _Numerics
+    pending: list[tuple[int, int, tuple[torch.Tensor, ...]]] = []
     pending_size = 0
     for a, b in pieces:
         c = b - a
-        elem, h, xs = units.elem[a:b], h_all[a:b], x_all[a:b]
-        stepped = [torch.empty(c, dtype=num_dtype) for _ in offsets]  # value after the step
         batched = {}
         for p, i in enumerate(units.inputs):
-            lo, hi = max(a, starts[p]) - a, min(b, starts[p + 1]) - a
+            lo, hi = max(a, starts[p]), min(b, starts[p + 1])
             if lo >= hi:
                 continue
-            mine = slice(lo, hi)  # units of this piece that perturb input i
-            rows = flats[i].unsqueeze(0).repeat(m * c, 1)  # (m*c, n_i)
+            # every row a copy of input i; row o * c + (u - a) perturbs unit u by offset o
+            rows = flats[p].expand(m * c, sizes[p]).clone()  # (m*c, n_i)
             if method == "complex":
                 rows = rows.to(torch.promote_types(num_dtype, torch.complex64))
-                r = torch.arange(lo, hi)
-                rows[r, elem[mine]] = rows[r, elem[mine]] + 1j * h[mine]
-            else:
-                for o, off in enumerate(offsets):
-                    r = torch.arange(o * c + lo, o * c + hi)
-                    rows[r, elem[mine]] = xs[mine] + off * h[mine]
-                    stepped[o][mine] = rows[r, elem[mine]]
+            r = (torch.arange(m).unsqueeze(1) * c + torch.arange(lo - a, hi - a)).reshape(-1)
+            rows[r, units.elem[lo:hi].repeat(m)] = stepped[:, lo:hi].reshape(-1)
             batched[i] = rows.reshape(m * c, *ev.base[i].shape)
-        pending.append((a, b, ev(batched), stepped))
+        pending.append((a, b, ev(batched)))
         pending_size += m * c * max(1, out_numel)
         if pending_size >= _BATCH_BUDGET or b == n_units:
             # reduce the pieces so far together: a few large ops instead of many small ones
-            _reduce(pending, units, starts, method, h_all, h_central, x_all, f0, vs,
+            _reduce(pending, units, starts, method, h_all, h_central, x_all, stepped, f0, vs,
                     results, jacobians)  # fmt: skip
             pending, pending_size = [], 0
     out: list[_Numerics | None] = []
@@ -647,12 +659,16 @@ def _numerical_pass(
         else:
             fields = _Numerics.__dataclass_fields__
             out.append(
-                _Numerics(**{k: torch.cat([getattr(r, k) for r in results[j]]) for k in fields})
+                _Numerics(
+                    **{k: torch.cat([r[k] for r in results[j]]).double().numpy() for k in fields}
+                )
             )
     return out
 
 
-def _reduce(pending, units, starts, method, h_all, h_central, x_all, f0, vs, results, jacobians):
+def _reduce(
+    pending, units, starts, method, h_all, h_central, x_all, stepped_all, f0, vs, results, jacobians
+):
     """Difference quotients and their sums over output elements, for consecutive pieces."""
     a0, b1 = pending[0][0], pending[-1][1]
     c = b1 - a0
@@ -662,7 +678,7 @@ def _reduce(pending, units, starts, method, h_all, h_central, x_all, f0, vs, res
     eps_num = _eps(num_dtype)
     screen = h_central is not None
     accuracy = 10 * eps_num ** _ACCURACY_POWER["central" if screen else method]
-    stepped = [torch.cat([p[3][o] for p in pending]) for o in range(m)]
+    stepped = stepped_all[:, a0:b1]  # (m, c)
     for j, (v, y0) in enumerate(zip(vs, f0, strict=True)):
         if v is None and jacobians is None:
             continue
@@ -726,15 +742,15 @@ def _reduce(pending, units, starts, method, h_all, h_central, x_all, f0, vs, res
         else:
             lo_ = hi_ = s1 = torch.full((c,), math.nan, dtype=D.dtype)
         results[j].append(
-            _Numerics(
-                n=(D @ vf).double(),
-                s_abs=s_abs.double(),
-                floor=(accuracy * s_abs + 4 * bound).double(),
-                n_ones=D.sum(1).double(),
-                lo=lo_.double(),
-                hi=hi_.double(),
-                s_one_sided=s1.double(),
-            )
+            {
+                "n": D @ vf,
+                "s_abs": s_abs,
+                "floor": accuracy * s_abs + 4 * bound,
+                "n_ones": D.sum(1),
+                "lo": lo_,
+                "hi": hi_,
+                "s_one_sided": s1,
+            }
         )
 
 
@@ -848,7 +864,7 @@ def _errors(
 ) -> _Errors:
     """Relative errors |a - n| / max(|a|, |n|, tau) with the floor tau per element."""
     a = a.detach().reshape(-1).to(torch.float64).numpy()
-    n = num.n.numpy()
+    n = num.n
     with np.errstate(all="ignore"):
         finite = np.isfinite(a) & np.isfinite(n)
         both = np.maximum(np.abs(a), np.abs(n))
@@ -856,7 +872,7 @@ def _errors(
         # the floor below which a value counts as zero: atol, the rounding of the analytical
         # side, and the accuracy of the numerical one, relative to the terms of v^T J before
         # they cancel (a sum of large terms that nearly cancel is only known to that precision)
-        noise = 16 * _eps(an_dtype) * num.s_abs.numpy() + num.floor.numpy()
+        noise = 16 * _eps(an_dtype) * num.s_abs + num.floor
         atol_eff = _ATOL_FRACTION.get(an_dtype, 1e-1) * rtol * scale if atol is None else atol
         tiny = np.maximum((atol_eff + noise) / rtol, np.finfo(np.float64).tiny)
         err = np.abs(a - n)
@@ -878,14 +894,14 @@ def _pair_result(
     """Verdict, worst element and diagnosis for one (input, output) pair."""
     a, n, err, rel, tiny = errors.a, errors.n, errors.err, errors.rel, errors.tiny
     off = rel > rtol
-    lo, hi = num.lo.numpy(), num.hi.numpy()
+    lo, hi = num.lo, num.hi
     with np.errstate(all="ignore"):
         # a kink: the left and right one-sided differences disagree by much more than the
         # curvature of a smooth function could make them, and the analytical value lies
         # between them
         spread = hi - lo
         kink_like = np.isfinite(spread) & (
-            spread > _KINK_SPREAD * num.s_one_sided.numpy() + errors.noise + errors.atol
+            spread > _KINK_SPREAD * num.s_one_sided + errors.noise + errors.atol
         )
         slack = rtol * np.maximum(np.maximum(np.abs(lo), np.abs(hi)), tiny)
         kinks = kink_like & (a >= lo - slack) & (a <= hi + slack) & np.isfinite(a)
@@ -923,7 +939,7 @@ def _pair_result(
     diagnosis = None
     if n_off:
         with np.errstate(all="ignore"):
-            diagnosis = _diagnose(a, n, num.n_ones.numpy(), wrong, tiny, rtol, shape, random_v)
+            diagnosis = _diagnose(a, n, num.n_ones, wrong, tiny, rtol, shape, random_v)
     elif n_kinks:
         k = int(np.flatnonzero(kinks)[0])
         diagnosis = (
@@ -1333,7 +1349,7 @@ def _check(
         if n_refined:
             finer = _numerical_pass(ev, units.subset(which), "central", None, vs_num)
             for j in an.checked:
-                stats[j].update(which, finer[j])
+                stats[j].update(which.numpy(), finer[j])
             # only the pairs of inputs that had suspects changed
             for pos in torch.unique(units.pos[which]).tolist():
                 for j in an.checked:
