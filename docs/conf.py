@@ -155,6 +155,9 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
+html_favicon = "_static/favicon.svg"
+# pydata-sphinx-theme logs a console error on a first visit unless a mode is set
+html_context = {"default_mode": "auto"}
 html_sidebars = {"index": [], "theory/index": [], "api/index": []}
 html_show_sourcelink = False
 html_last_updated_fmt = None

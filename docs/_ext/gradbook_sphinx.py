@@ -401,7 +401,26 @@ class TutorialCards(Directive):
         return []
 
 
+# ---------------------------------------------------------------------------
+# animations: matplotlib's JS player links Font Awesome 4 from a CDN
+# ---------------------------------------------------------------------------
+_REMOTE_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]+"\s*/?>')
+
+
+def drop_remote_stylesheets(app, docname, source):
+    """source-read: remove CDN stylesheet links from generated gallery pages.
+
+    ``FuncAnimation.to_jshtml()`` links Font Awesome 4 from a CDN for its player's
+    buttons. The theme already bundles Font Awesome (whose CSS keeps the v4 icon
+    names), so the buttons keep their icons and the page needs no network.
+    """
+    galleries = [g.relative_to(Path(app.srcdir)).as_posix() for _, g in _gallery_pairs(app)]
+    if any(docname.startswith(g + "/") for g in galleries):
+        source[0] = _REMOTE_STYLESHEET.sub("", source[0])
+
+
 def setup(app):
+    app.connect("source-read", drop_remote_stylesheets)
     app.add_directive("gradbook-tutorial-cards", TutorialCards)
     app.add_directive("gradbook-module", ModulePage)
     app.add_config_value("gradbook_package_dir", "", "env")
