@@ -26,6 +26,11 @@ def rand(*shape, seed=0, dtype=F64, grad=True):
     return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype).requires_grad_(grad)
 
 
+def text_of(report) -> str:
+    """The report's text with its line wrapping undone, for phrase searches."""
+    return " ".join(str(report).split())
+
+
 # ---------------------------------------------------------------------------------------
 # The zoo: each a torch.autograd.Function whose backward has one kind of mistake.
 
@@ -355,7 +360,7 @@ def test_zoo_bug_is_caught(name):
     fn, make, words = ZOO[name]
     report = check_gradients(fn, make())
     assert not report.ok
-    assert words in str(report), str(report)
+    assert words in text_of(report), str(report)
 
 
 @pytest.mark.parametrize("name", ["factor 2", "sign flip", "one element", "wrong for second input"])
@@ -374,7 +379,7 @@ def test_fast_mode_catches_and_falls_back(name):
     assert not report.ok
     assert report.worst is not None
     assert any("fast check failed" in n for n in report.notes)
-    assert words in str(report)
+    assert words in text_of(report)
 
 
 def test_torch_misses_what_ones_upstream_hides():
@@ -544,6 +549,29 @@ def test_report_contents_for_factor_two():
     assert "GradientReport(ok=False" in repr(report)
 
 
+@pytest.mark.parametrize(
+    "make_report",
+    [
+        pytest.param(lambda: check_gradients(DoubledSin.apply, rand(3, 4)), id="wrong"),
+        pytest.param(
+            lambda: check_gradients(torch.relu, torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)),
+            id="float32 kink",
+        ),
+        pytest.param(
+            lambda: check_gradients(lambda t: t * (1 + 1e-3 * torch.rand(())), rand(5)),
+            id="problem",
+        ),
+    ],
+)
+def test_report_lines_fit_a_docs_page(make_report):
+    """No line of the report is wider than 100 characters; the bands and floor are printed."""
+    text = str(make_report())
+    assert max(len(line) for line in text.splitlines()) <= 100, text
+    assert any(line.strip().startswith("bands (relative error)") for line in text.splitlines())
+    assert "< suspicious <= 1e-02 < wrong" in text
+    assert "absolute floor:" in text
+
+
 def test_report_points_at_the_wrong_input_only():
     """With two inputs, only the pair of the wrong one fails."""
     fn, make, _ = ZOO["wrong for second input"]
@@ -592,7 +620,7 @@ def test_user_grad_outputs_are_used():
     report = check_gradients(IgnoresGradOutput.apply, x, grad_outputs=ones)
     assert report.pairs[0].ok  # exp' = exp: with v = 1 the values agree
     assert not report.ok
-    assert "zero grad_output" in str(report)
+    assert "zero grad_output" in text_of(report)
     assert check_gradients(torch.exp, x, grad_outputs=ones).ok
 
 
@@ -609,7 +637,7 @@ def test_non_deterministic_forward():
     x = rand(5)
     report = check_gradients(lambda t: t * (1 + 1e-3 * torch.rand(())), x)
     assert not report.ok
-    assert "not deterministic" in str(report)
+    assert "not deterministic" in text_of(report)
 
 
 def test_integer_outputs_are_ignored():

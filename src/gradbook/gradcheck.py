@@ -32,6 +32,7 @@ The main entry points are :func:`check_gradients` (returns a report),
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ _SMALL_BATCH = 128
 _TINY_ROWS = 16
 # A one-sided-difference spread above this fraction of sum_j |v_j J_jk| is a kink.
 _KINK_SPREAD = 0.1
+# The report's text lines (diagnoses, problems, notes) wrap at this width.
+_REPORT_WIDTH = 100
 
 
 class GradientCheckError(AssertionError):
@@ -258,10 +261,11 @@ class GradientReport:
     def __str__(self) -> str:
         head = "gradient check PASSED" if self.ok else "gradient check FAILED"
         mode = "fast (random projections)" if self.fast else "full"
-        lines = [
+        lines = _wrap(
             f"{head}: {mode}, {self.method} differences, numerics in {self.numerics}, "
             f"evaluated by {self.evaluation}",
-        ]
+            indent="",
+        )
         header = ("input", "output", "max abs err", "max rel err", "worst at", "analytical")
         header += ("numerical", "off", "verdict")
         rows = [header]
@@ -288,25 +292,39 @@ class GradientReport:
                 )
         for p in self.pairs:
             if p.diagnosis:
-                lines.append(f"  diagnosis ({p.input}, {p.output}): {p.diagnosis}")
+                lines += _wrap(f"diagnosis ({p.input}, {p.output}): {p.diagnosis}")
         for problem in self.problems:
-            lines.append(f"  problem: {problem}")
+            lines += _wrap(f"problem: {problem}")
         for note in self.notes:
-            lines.append(f"  note: {note}")
+            lines += _wrap(f"note: {note}")
         if not self.pairs:
             lines.append("  no comparison: the backward could not be evaluated")
             return "\n".join(lines)
         b = self.bands
+        head = "  bands (relative error): "
         lines.append(
-            f"  bands (relative error): exact to rounding <= {b['exact to rounding']:.0e} < "
-            f"good <= {b['good']:.0e} (rtol) < suspicious <= {b['suspicious']:.0e} < wrong; "
-            f"absolute floor: {self.atol}"
+            f"{head}exact to rounding <= {b['exact to rounding']:.0e} < good <= {b['good']:.0e} "
+            "(rtol)"
         )
+        lines.append(" " * len(head) + f"< suspicious <= {b['suspicious']:.0e} < wrong")
+        lines += _wrap(f"absolute floor: {self.atol}")
         return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------
 # small helpers
+
+
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    """A report line, wrapped to _REPORT_WIDTH (readable on a docs page, no sideways scroll)."""
+    return textwrap.wrap(
+        text,
+        width=_REPORT_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _rank(x: float) -> float:
@@ -892,10 +910,8 @@ def _errors(
         both = np.maximum(np.abs(a), np.abs(n))
         finite_both = np.where(finite, both, 0.0)
         # the largest finite value of each input's gradient, per element
-        scale = np.repeat(
-            [finite_both[start:stop].max(initial=0.0) for start, stop in zip(bounds, bounds[1:])],
-            sizes,
-        )
+        spans = zip(bounds[:-1], bounds[1:], strict=True)
+        scale = np.repeat([finite_both[a0:a1].max(initial=0.0) for a0, a1 in spans], sizes)
         eps_an = np.repeat([_eps(d) for d in an_dtypes], sizes)
         # the floor below which a value counts as zero: atol, the rounding of the analytical
         # side, and the accuracy of the numerical one, relative to the terms of v^T J before
@@ -1362,8 +1378,7 @@ def _check(
     stats = _numerical_pass(ev, units, "forward" if screen else method, eps, vs_num, screen=screen)
 
     an_flat = {
-        j: torch.cat([g.reshape(-1).double() for g in an.per_output[j]]).numpy()
-        for j in an.checked
+        j: torch.cat([g.reshape(-1).double() for g in an.per_output[j]]).numpy() for j in an.checked
     }  # output j -> (sum of input numels,)
 
     def errors_of(j: int) -> _Errors:
