@@ -33,7 +33,7 @@ print(f"first sample: x = {[round(v, 4) for v in X[0].tolist()]}, y = {y[0].item
 # %%
 # The model, the loss and the optimizer
 # -------------------------------------
-# A linear layer with two inputs and one output computes :math:`\mY = \mX W^\T + b`: two
+# A linear layer with two inputs and one output computes :math:`\mY = \mX \mW\T + \vb`: two
 # weights and a bias, three numbers to learn. The loss is the mean squared error (the
 # maximum-likelihood loss under Gaussian noise, see :doc:`/theory/foundations`), and plain
 # gradient descent with learning rate 0.1 updates the parameters. We keep a copy of the
@@ -52,12 +52,12 @@ print(f"initial weights {model.weight.data.flatten().tolist()}, bias {model.bias
 # --------------------------------
 # Each epoch runs the whole data set through the model (full batch) and then:
 #
-# 1. **forward**: the predictions :math:`\hat\mY = \mX W^\T + b`;
+# 1. **forward**: the predictions :math:`\hat\mY = \mX \mW\T + \vb`;
 # 2. **loss**: :math:`\loss = \frac1N \sum_n (\hat y_n - y_n)^2`;
 # 3. **zero_grad**: clear the gradients of the previous step, because ``backward``
 #    *adds* into ``.grad`` (see :ref:`sphx_glr_auto_examples_plot_02_gradient_accumulation.py`);
-# 4. **backward**: autograd fills ``.grad`` with :math:`\pd{\loss}{W}` and
-#    :math:`\pd{\loss}{b}`;
+# 4. **backward**: autograd fills ``.grad`` with :math:`\pd{\loss}{\mW}` and
+#    :math:`\pd{\loss}{\vb}`;
 # 5. **step**: the optimizer moves each parameter, here
 #    :math:`\theta \leftarrow \theta - \eta \, \grad_\theta \loss` with :math:`\eta = 0.1`.
 num_epochs = 100
@@ -119,7 +119,7 @@ assert history.train_loss == losses
 # along a straight line on a log axis (right): once the fast directions have died out in
 # the first epochs, each step multiplies it by the same factor. For gradient descent on a
 # quadratic that factor is known. The loss has the constant
-# Hessian :math:`H = \frac{2}{N} \tilde\mX^\T \tilde\mX` (with :math:`\tilde\mX` the
+# Hessian :math:`H = \frac{2}{N} \tilde\mX\T \tilde\mX` (with :math:`\tilde\mX` the
 # inputs plus a column of ones for the bias), and along the eigenvector of its smallest
 # eigenvalue :math:`\lambda_{\min}` the error shrinks by :math:`1 - \eta \lambda_{\min}`
 # per step, so the excess loss by
