@@ -663,12 +663,12 @@ def _numerical_pass(
             lo, hi = max(a, starts[p]), min(b, starts[p + 1])
             if lo >= hi:
                 continue
-            # every row a copy of input i; row o * c + (u - a) perturbs unit u by offset o
-            rows = flats[p].expand(m * c, sizes[p]).clone()  # (m*c, n_i)
+            # every row a copy of input i; row (o, u - a) perturbs unit u by offset o
+            rows = flats[p].expand(m, c, sizes[p]).clone()  # (m, c, n_i)
             if method == "complex":
                 rows = rows.to(torch.promote_types(num_dtype, torch.complex64))
-            r = (torch.arange(m).unsqueeze(1) * c + torch.arange(lo - a, hi - a)).reshape(-1)
-            rows[r, units.elem[lo:hi].repeat(m)] = stepped[:, lo:hi].reshape(-1)
+            elem = units.elem[lo:hi].expand(m, hi - lo).unsqueeze(2)  # (m, hi - lo, 1)
+            rows[:, lo - a : hi - a].scatter_(2, elem, stepped[:, lo:hi].unsqueeze(2))
             batched[i] = rows.reshape(m * c, *ev.base[i].shape)
         pending.append((a, b, ev(batched)))
         pending_size += m * c * max(1, out_numel)
