@@ -32,8 +32,8 @@ def quadratic(theta):
 
 
 def optimize(make_optimizer, f, start, steps):
-    """Minimise f from start; return the iterates theta_0 .. theta_steps, shape (steps + 1, 2)."""
-    theta = torch.tensor(start, dtype=torch.float64, requires_grad=True)  # (2,)
+    """Minimise f from start; return the iterates, shape (steps + 1, 2)."""
+    theta = start.clone().requires_grad_()  # (2,)
     optimizer = make_optimizer([theta])
     path = [theta.detach().clone()]
     for _ in range(steps):
@@ -45,13 +45,18 @@ def optimize(make_optimizer, f, start, steps):
 
 
 def gradient(f, theta):
-    """The gradient of f at theta, by autograd, for the hand-written updates below."""
+    """The gradient of f at theta, by autograd."""
     theta = theta.detach().requires_grad_()
     (g,) = torch.autograd.grad(f(theta), theta)
     return g  # (2,)
 
 
-start = [-4.0, 1.2]
+def fmt(t, digits=10):
+    """A tensor's entries to a fixed number of decimals, for printing side by side."""
+    return "[" + ", ".join(f"{value:+.{digits}f}" for value in t.flatten().tolist()) + "]"
+
+
+start = torch.tensor([-4.0, 1.2], dtype=torch.float64)  # float64: exact checks
 
 # %%
 # Gradient descent
@@ -72,16 +77,14 @@ start = [-4.0, 1.2]
 from gradbook import optim
 
 lr = 0.07
-theta = torch.tensor(start, dtype=torch.float64)
+theta = start.clone()
 for _ in range(5):
     theta = theta - lr * gradient(quadratic, theta)
-closed_form = torch.tensor(
-    [(1 - lr) ** 5 * start[0], (1 - 25 * lr) ** 5 * start[1]], dtype=torch.float64
-)
+closed_form = torch.tensor([1 - lr, 1 - 25 * lr], dtype=torch.float64) ** 5 * start
 path = optimize(lambda params: optim.SGD(params, lr=lr), quadratic, start, 5)
-print(f"by hand      {theta.tolist()}")
-print(f"closed form  {closed_form.tolist()}")
-print(f"optim.SGD    {path[-1].tolist()}")
+print(f"by hand      {fmt(theta)}")
+print(f"closed form  {fmt(closed_form)}")
+print(f"optim.SGD    {fmt(path[-1])}")
 torch.testing.assert_close(path[-1], theta)
 torch.testing.assert_close(closed_form, theta)
 
@@ -115,9 +118,9 @@ perm = torch.randperm(100, generator=torch.Generator().manual_seed(0))  # (100,)
 batch_grads = torch.stack(
     [torch.autograd.grad(mse(model(X[idx]), y[idx]), model.weight)[0] for idx in perm.split(10)]
 )  # (10, 1, 2)
-print(f"full gradient             {full_grad.flatten().tolist()}")
-print(f"mini-batch gradients, std {batch_grads.std(dim=0).flatten().tolist()}")
-print(f"their mean                {batch_grads.mean(dim=0).flatten().tolist()}")
+print(f"full gradient             {fmt(full_grad, 4)}")
+print(f"mini-batch gradients, std {fmt(batch_grads.std(dim=0), 4)}")
+print(f"their mean                {fmt(batch_grads.mean(dim=0), 4)}")
 torch.testing.assert_close(batch_grads.mean(dim=0), full_grad)
 
 # %%
@@ -136,13 +139,13 @@ torch.testing.assert_close(batch_grads.mean(dim=0), full_grad)
 # the gradient. (PyTorch starts with :math:`v = g` at the first step, the same as
 # :math:`v = 0` before it.)
 mu = 0.7
-theta, v = torch.tensor(start, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+theta, v = start.clone(), torch.zeros_like(start)
 for _ in range(5):
     v = mu * v + gradient(quadratic, theta)
     theta = theta - lr * v
 path = optimize(lambda params: optim.SGD(params, lr=lr, momentum=mu), quadratic, start, 5)
-print(f"by hand               {theta.tolist()}")
-print(f"optim.SGD(momentum)   {path[-1].tolist()}")
+print(f"by hand               {fmt(theta)}")
+print(f"optim.SGD(momentum)   {fmt(path[-1])}")
 torch.testing.assert_close(path[-1], theta)
 # sphinx_gallery_start_ignore
 v_const = torch.zeros(())
@@ -166,18 +169,18 @@ torch.testing.assert_close(v_const, torch.tensor(1 / (1 - mu)))
 # with the square, root and division taken element by element, :math:`s` starting at 0,
 # :math:`\alpha = 0.99` and :math:`\epsilon = 10^{-8}` by default.
 alpha, eps, lr_rms = 0.99, 1e-8, 0.1
-theta, s = torch.tensor(start, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+theta, s = start.clone(), torch.zeros_like(start)
 for _ in range(5):
     g = gradient(quadratic, theta)
     s = alpha * s + (1 - alpha) * g**2
     theta = theta - lr_rms * g / (s.sqrt() + eps)
 path = optimize(lambda params: optim.RMSprop(params, lr=lr_rms), quadratic, start, 5)
-print(f"by hand         {theta.tolist()}")
-print(f"optim.RMSprop   {path[-1].tolist()}")
+print(f"by hand         {fmt(theta)}")
+print(f"optim.RMSprop   {fmt(path[-1])}")
 torch.testing.assert_close(path[-1], theta)
 # sphinx_gallery_start_ignore
 # The first step is lr / sqrt(1 - alpha) = 1.0 in both coordinates, steep or shallow.
-torch.testing.assert_close((path[1] - path[0]).abs(), torch.ones(2, dtype=torch.float64))
+torch.testing.assert_close((path[1] - path[0]).abs(), torch.ones_like(start))
 # sphinx_gallery_end_ignore
 
 # %%
@@ -201,8 +204,7 @@ torch.testing.assert_close((path[1] - path[0]).abs(), torch.ones(2, dtype=torch.
 # too small; with it, :math:`\hat m = g` and :math:`\hat v = g^2` at :math:`t = 1`, so the
 # first step is :math:`\eta` in every coordinate (derived on :doc:`/theory/foundations`).
 beta1, beta2, lr_adam = 0.9, 0.999, 0.3
-theta = torch.tensor(start, dtype=torch.float64)
-m, v = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+theta, m, v = start.clone(), torch.zeros_like(start), torch.zeros_like(start)
 for t in range(1, 6):
     g = gradient(quadratic, theta)
     m = beta1 * m + (1 - beta1) * g
@@ -210,14 +212,15 @@ for t in range(1, 6):
     m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
     theta = theta - lr_adam * m_hat / (v_hat.sqrt() + eps)
     if t == 1:
-        print(f"first step: {(theta - torch.tensor(start, dtype=torch.float64)).tolist()}")
+        print(f"first step: {fmt(theta - start)}")
 path = optimize(lambda params: optim.Adam(params, lr=lr_adam), quadratic, start, 5)
-print(f"by hand     {theta.tolist()}")
-print(f"optim.Adam  {path[-1].tolist()}")
+print(f"by hand     {fmt(theta)}")
+print(f"optim.Adam  {fmt(path[-1])}")
 torch.testing.assert_close(path[-1], theta)
-torch.testing.assert_close(
-    path[1] - path[0], torch.tensor([lr_adam, -lr_adam], dtype=torch.float64)
-)
+# sphinx_gallery_start_ignore
+first_step = torch.tensor([lr_adam, -lr_adam], dtype=torch.float64)
+torch.testing.assert_close(path[1] - path[0], first_step)
+# sphinx_gallery_end_ignore
 
 # %%
 # ``gradbook.optim.Adam.step`` is those lines
@@ -337,7 +340,8 @@ def rosenbrock(theta):
     return (1 - theta[0]) ** 2 + 100 * (theta[1] - theta[0] ** 2) ** 2
 
 
-rosen_start, rosen_steps = [-1.2, 1.0], 300
+rosen_start = torch.tensor([-1.2, 1.0], dtype=torch.float64)
+rosen_steps = 300
 rosen_optimizers = {
     "GD, lr 0.001": lambda params: optim.SGD(params, lr=1e-3),
     "momentum, lr 0.001, mu 0.9": lambda params: optim.SGD(params, lr=1e-3, momentum=0.9),

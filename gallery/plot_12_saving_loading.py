@@ -96,6 +96,7 @@ assert loaded["extra"] is None  # print returned None, and that became the value
 # of it": a reference to a Python class, exactly the kind of thing ``weights_only=True``
 # refuses. So ``torch.load(path)`` with today's default fails:
 import re
+import textwrap
 
 torch.save(model, folder / "whole_model.pt")  # legacy: pickles the object
 try:
@@ -104,7 +105,7 @@ except pickle.UnpicklingError as error:
     message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # drop the terminal bold codes
     first_line = message.splitlines()[0]
     reason = next(line for line in message.splitlines() if "WeightsUnpickler error" in line)
-    print(first_line.strip())
+    print(textwrap.fill(first_line.strip(), width=76))
     print(reason.strip().split(" was not")[0])
 else:
     raise AssertionError("torch.load(path) loaded a pickled model with its default settings")
@@ -296,7 +297,7 @@ from gradbook.checkpoint import CheckpointError
 try:
     load_checkpoint(folder / "suspicious.pt", SimpleNet(4, 10, 3))
 except CheckpointError as error:
-    print(str(error).replace(str(folder), "<tmp>"))
+    print(textwrap.fill(str(error).replace(str(folder), "<tmp>"), width=76))
 else:
     raise AssertionError("load_checkpoint accepted a file that calls print")
 
