@@ -1137,7 +1137,8 @@ def _analytical_pass(
             problems.append(
                 f"fn mutated {names[i]} in place (max change {_max_diff(w.detach(), o):.3g})"
             )
-    after_forward = [w.detach().clone() for w in work]
+    # what the backward must leave unchanged (the originals, unless the forward mutated them)
+    after_forward = [w.detach().clone() for w in work] if problems else originals
 
     vs: list[torch.Tensor | None] = [None] * len(outputs)
     if grad_outputs is None:
@@ -1213,7 +1214,7 @@ def _analytical_pass(
                 f"the backward is not deterministic: two calls with the same grad_outputs "
                 f"differ by up to {_max_diff(first[pos], second[pos]):.3g} for {names[i]}"
             )
-        if zero is not None and bool((zero[pos] != 0).any()):
+        if zero is not None and bool(zero[pos].any()):  # any nonzero (NaN included)
             problems.append(
                 f"a zero grad_output gave a nonzero gradient for {names[i]} (max |g| = "
                 f"{float(zero[pos].abs().nan_to_num(nan=math.inf).max()):.3g}): the backward "
