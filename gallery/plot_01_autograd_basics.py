@@ -72,7 +72,9 @@ assert x.grad.tolist() == [4.0, 6.0] and y.grad.tolist() == [3.0, 48.0]
 # the results as ``grad_fn``:
 print(f"loss.grad_fn = {loss.grad_fn.name()}")
 print(f"z.grad_fn    = {z.grad_fn.name()}")
-print(f"z's inputs   = {[type(fn).__name__ for fn, _ in z.grad_fn.next_functions]}")
+print(
+    f"z's inputs   = {[type(fn).__name__ for fn, _ in z.grad_fn.next_functions]}"
+)
 print(f"x.grad_fn    = {x.grad_fn}  (x is a leaf: nothing computed it)")
 
 # %%
@@ -92,10 +94,21 @@ ax = draw_autograd_graph(loss, names={"x": x, "y": y})
 ax.set_title("Autograd graph of loss = (x**2 + y**3).sum()")
 
 graph = autograd_graph(loss, names={"x": x, "y": y})
-ops = sorted(d["label"].split()[0] for _, d in graph.nodes(data=True) if d["kind"] != "leaf")
-print(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges: {ops}")
+ops = sorted(
+    d["label"].split()[0]
+    for _, d in graph.nodes(data=True)
+    if d["kind"] != "leaf"
+)
+print(
+    f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges: {ops}"
+)
 # sphinx_gallery_start_ignore
-assert ops == ["AddBackward0", "PowBackward0", "PowBackward0", "SumBackward0"], ops
+assert ops == [
+    "AddBackward0",
+    "PowBackward0",
+    "PowBackward0",
+    "SumBackward0",
+], ops
 assert graph.number_of_nodes() == 6 and graph.number_of_edges() == 5
 # sphinx_gallery_end_ignore
 
@@ -121,7 +134,12 @@ x0, z0, slope = 2.0, 2.0**2 + 1.0, x.grad[0].item()
 fig, ax = plt.subplots(figsize=(8, 4))
 ax.plot(xs.detach(), zs.detach(), label=r"$z_1 = x_1^2 + 1$")
 ax.plot(xs.detach(), dz_dx, label=r"$\partial z_1/\partial x_1$ from autograd")
-ax.plot(xs.detach(), z0 + slope * (xs.detach() - x0), "--", label="tangent at $x_1=2$")
+ax.plot(
+    xs.detach(),
+    z0 + slope * (xs.detach() - x0),
+    "--",
+    label="tangent at $x_1=2$",
+)
 ax.plot([x0], [z0], "o", color="black")
 ax.annotate(
     f"slope = x.grad[0] = {slope:.0f}",
@@ -162,7 +180,9 @@ x = torch.tensor([2.0, 3.0], requires_grad=True)
 loss = (x**2).sum()
 loss.backward(retain_graph=True)
 loss.backward()  # allowed: the graph was retained
-print(f"after two backward calls, x.grad = {x.grad.tolist()}  (2 * 2x: gradients add up)")
+print(
+    f"after two backward calls, x.grad = {x.grad.tolist()}  (2 * 2x: gradients add up)"
+)
 assert x.grad.tolist() == [8.0, 12.0]
 
 loss = (x**2).sum()
@@ -170,7 +190,9 @@ loss.backward()
 try:
     loss.backward()
 except RuntimeError as err:
-    print(f"second backward without retain_graph: RuntimeError: {str(err)[:60]}...")
+    print(
+        f"second backward without retain_graph: RuntimeError: {str(err)[:60]}..."
+    )
 
 # %%
 # Turning tracking off: ``no_grad`` and ``detach``

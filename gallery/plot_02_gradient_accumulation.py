@@ -99,12 +99,16 @@ full_grad = model.weight.grad.clone()  # (1, 3)
 # Four micro-batches of two samples, gradients accumulated.
 num_micro = 4
 model.zero_grad()
-for X_m, y_m in zip(X.chunk(num_micro), y.chunk(num_micro), strict=True):  # (2, 3), (2, 1)
+for X_m, y_m in zip(
+    X.chunk(num_micro), y.chunk(num_micro), strict=True
+):  # (2, 3), (2, 1)
     (loss_fn(model(X_m), y_m) / num_micro).backward()
 micro_grad = model.weight.grad.clone()  # (1, 3)
 
 print(f"full batch     : {[f'{g:.6f}' for g in full_grad.flatten().tolist()]}")
-print(f"4 micro-batches: {[f'{g:.6f}' for g in micro_grad.flatten().tolist()]}")
+print(
+    f"4 micro-batches: {[f'{g:.6f}' for g in micro_grad.flatten().tolist()]}"
+)
 print(f"largest difference: {(full_grad - micro_grad).abs().max().item():.2e}")
 torch.testing.assert_close(micro_grad, full_grad)
 
@@ -129,13 +133,19 @@ torch.testing.assert_close(model.weight.grad, num_micro * full_grad)
 # parameter. The next ``backward()`` then *assigns* the gradient instead of adding to it.
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 loss_fn(model(X), y).backward()
-print(f"after backward()                    : weight.grad is None? {model.weight.grad is None}")
+print(
+    f"after backward()                    : weight.grad is None? {model.weight.grad is None}"
+)
 optimizer.zero_grad()
-print(f"after zero_grad()                   : weight.grad is None? {model.weight.grad is None}")
+print(
+    f"after zero_grad()                   : weight.grad is None? {model.weight.grad is None}"
+)
 loss_fn(model(X), y).backward()
 grad_after_none = model.weight.grad.clone()  # (1, 3)
 optimizer.zero_grad(set_to_none=False)
-print(f"after zero_grad(set_to_none=False)  : weight.grad = {model.weight.grad.tolist()}")
+print(
+    f"after zero_grad(set_to_none=False)  : weight.grad = {model.weight.grad.tolist()}"
+)
 loss_fn(model(X), y).backward()
 torch.testing.assert_close(model.weight.grad, grad_after_none)
 print("either way, the next backward() gives the same gradient")
@@ -182,11 +192,17 @@ losses = {
 for name, curve in losses.items():
     print(f"{name:24s} final loss {curve[-1]:.4f}")
 ax = plot_loss_curves(
-    losses, xlabel="step", ylabel="MSE loss (log scale)", title="SGD on linear regression, lr = 0.1"
+    losses,
+    xlabel="step",
+    ylabel="MSE loss (log scale)",
+    title="SGD on linear regression, lr = 0.1",
 )
 # sphinx_gallery_start_ignore
 assert losses["zero_grad() every step"][-1] < 0.02
-assert min(losses["zero_grad() forgotten"][-10:]) > 10 * losses["zero_grad() every step"][-1]
+assert (
+    min(losses["zero_grad() forgotten"][-10:])
+    > 10 * losses["zero_grad() every step"][-1]
+)
 # sphinx_gallery_end_ignore
 
 # %%

@@ -20,7 +20,6 @@ reverse mode, not forward mode, is how a loss :math:`\R^n \to \R` is differentia
 # gradients are :math:`\partial L / \partial x = 2x = (4, 6)` and
 # :math:`\partial L / \partial y = 3y^2 = (3, 48)`.
 import torch
-
 from gradbook.autodiff import Value
 
 x = [Value(2.0, label="x1"), Value(3.0, label="x2")]
@@ -58,7 +57,9 @@ print(inspect.getsource(Value.__mul__))
 # gradient :math:`\partial a / \partial x_1 = 2 x_1 = 4`. Nothing else is needed for
 # backpropagation: the chain rule multiplies these local numbers along the paths.
 a = x[0] ** 2
-print(f"a.op = {a.op!r}, a.parents = {a.parents}, a.local_grads = {a.local_grads}")
+print(
+    f"a.op = {a.op!r}, a.parents = {a.parents}, a.local_grads = {a.local_grads}"
+)
 assert a.parents == (x[0],) and a.local_grads == (4.0,)
 
 # %%
@@ -74,7 +75,9 @@ order = loss.topological_order()
 index = {id(v): i for i, v in enumerate(order)}
 for i, v in enumerate(order):
     if v.op:  # an operation: show which nodes it was computed from
-        name = f"{v.op}(" + ", ".join(f"#{index[id(p)]}" for p in v.parents) + ")"
+        name = (
+            f"{v.op}(" + ", ".join(f"#{index[id(p)]}" for p in v.parents) + ")"
+        )
     else:  # a leaf
         name = v.label
     print(f"#{i:<2}  {name:<10}  data = {v.data:5.1f}   grad = {v.grad:5.1f}")
@@ -115,7 +118,9 @@ assert [v.grad for v in x] == grad_x and [v.grad for v in y] == grad_y
 # gradients because every other local gradient on the way is 1.
 from gradbook.graph import autograd_graph, draw_autograd_graph
 
-graph = autograd_graph(loss)  # a networkx.DiGraph, edges from inputs to their uses
+graph = autograd_graph(
+    loss
+)  # a networkx.DiGraph, edges from inputs to their uses
 ax = draw_autograd_graph(graph)
 ax.set_title(r"The Value graph of $L = x_1^2 + y_1^3 + x_2^2 + y_2^3$")
 print(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
@@ -142,7 +147,9 @@ def backward_with_assignment(root: Value) -> None:
     root.grad = 1.0
     for node in reversed(root.topological_order()):
         for parent, local in zip(node.parents, node.local_grads, strict=True):
-            parent.grad = local * node.grad  # BUG: overwrites the other use's share
+            parent.grad = (
+                local * node.grad
+            )  # BUG: overwrites the other use's share
 
 
 backward_with_assignment(b)
@@ -192,8 +199,12 @@ def f(x: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_forward_mode(x: torch.Tensor) -> torch.Tensor:
-    basis = torch.eye(x.numel(), dtype=x.dtype)  # (n, n): one tangent e_k per row
-    return torch.stack([jvp(f, (x,), (e_k,))[1] for e_k in basis])  # (n,): J e_k for each k
+    basis = torch.eye(
+        x.numel(), dtype=x.dtype
+    )  # (n, n): one tangent e_k per row
+    return torch.stack(
+        [jvp(f, (x,), (e_k,))[1] for e_k in basis]
+    )  # (n,): J e_k for each k
 
 
 def gradient_reverse_mode(x: torch.Tensor) -> torch.Tensor:
@@ -202,7 +213,9 @@ def gradient_reverse_mode(x: torch.Tensor) -> torch.Tensor:
     return grad
 
 
-def timed(gradient, x: torch.Tensor, repeats: int = 3) -> tuple[torch.Tensor, int, float]:
+def timed(
+    gradient, x: torch.Tensor, repeats: int = 3
+) -> tuple[torch.Tensor, int, float]:
     """The gradient, the passes one call takes, and the median time of a call."""
     global passes
     times = []
@@ -215,15 +228,24 @@ def timed(gradient, x: torch.Tensor, repeats: int = 3) -> tuple[torch.Tensor, in
 
 
 torch.manual_seed(0)
-for warm_up in (gradient_forward_mode, gradient_reverse_mode):  # first calls are slow
+for warm_up in (
+    gradient_forward_mode,
+    gradient_reverse_mode,
+):  # first calls are slow
     warm_up(torch.zeros(2, dtype=torch.float64))
 sizes = [4, 8, 16, 32, 64, 128, 256]
 t_forward, t_reverse = [], []
-print("     n  passes fwd  passes rev  forward (ms)  reverse (ms)  forward / reverse")
+print(
+    "     n  passes fwd  passes rev  forward (ms)  reverse (ms)  forward / reverse"
+)
 for n in sizes:
     x_n = torch.randn(n, dtype=torch.float64)  # (n,)
-    g_forward, passes_forward, seconds_forward = timed(gradient_forward_mode, x_n)
-    g_reverse, passes_reverse, seconds_reverse = timed(gradient_reverse_mode, x_n)
+    g_forward, passes_forward, seconds_forward = timed(
+        gradient_forward_mode, x_n
+    )
+    g_reverse, passes_reverse, seconds_reverse = timed(
+        gradient_reverse_mode, x_n
+    )
     # The same gradient, from n forward-mode passes and from one reverse-mode pass.
     torch.testing.assert_close(g_forward, g_reverse)
     assert passes_forward == n and passes_reverse == 1
@@ -257,9 +279,15 @@ ax = plot_lines(
     title=r"Gradient of $f : \mathbb{R}^n \to \mathbb{R}$: forward vs reverse mode",
 )
 # A line of slope 1 through the median cost of one forward-mode pass.
-per_pass = statistics.median(t / n for t, n in zip(t_forward, sizes, strict=True))
+per_pass = statistics.median(
+    t / n for t, n in zip(t_forward, sizes, strict=True)
+)
 ax.plot(
-    sizes, [1e3 * per_pass * n for n in sizes], ":", color="gray", label=r"slope 1: $\propto n$"
+    sizes,
+    [1e3 * per_pass * n for n in sizes],
+    ":",
+    color="gray",
+    label=r"slope 1: $\propto n$",
 )
 ax.set_xticks(sizes, [str(n) for n in sizes])
 ax.legend()

@@ -93,13 +93,20 @@ estimates = {
     "central difference": (f(x + h) - f(x - h)) / (2 * h),
     "complex step": f(torch.complex(x, h)).imag / h,
 }
-errors = {name: (d - exact).abs() / abs(exact) for name, d in estimates.items()}
+errors = {
+    name: (d - exact).abs() / abs(exact) for name, d in estimates.items()
+}
 
 eps = torch.finfo(torch.float64).eps
-predicted = {"forward difference": eps ** (1 / 2), "central difference": eps ** (1 / 3)}
+predicted = {
+    "forward difference": eps ** (1 / 2),
+    "central difference": eps ** (1 / 3),
+}
 for name, err in errors.items():
     k = int(err.argmin())
-    note = f"   (predicted ~ {predicted[name]:.1e})" if name in predicted else ""
+    note = (
+        f"   (predicted ~ {predicted[name]:.1e})" if name in predicted else ""
+    )
     print(f"{name:<19} best h = {h[k]:.1e}, relative error {err[k]:.1e}{note}")
 
 # The minima sit within a factor of 10 of eps^(1/2) and eps^(1/3) ...
@@ -136,8 +143,18 @@ ax.legend(loc="upper right")
 ax.axhline(eps, color="gray", linestyle="--", linewidth=1)
 ax.text(1.5e-16, eps * 2, r"machine $\epsilon$", color="gray")
 for name, h_star, text, side in [
-    ("forward difference", eps**0.5, r"best $h \approx \epsilon^{1/2}$ ", "right"),
-    ("central difference", eps ** (1 / 3), r" best $h \approx \epsilon^{1/3}$", "left"),
+    (
+        "forward difference",
+        eps**0.5,
+        r"best $h \approx \epsilon^{1/2}$ ",
+        "right",
+    ),
+    (
+        "central difference",
+        eps ** (1 / 3),
+        r" best $h \approx \epsilon^{1/3}$",
+        "left",
+    ),
 ]:
     color = lines[name].get_color()
     ax.axvline(h_star, color=color, linestyle=":", linewidth=1.5)
@@ -177,8 +194,12 @@ assert report.ok
 # :func:`torch.autograd.functional.jacobian`, which computes it with autograd):
 from gradbook.gradcheck import numerical_jacobian
 
-J_numerical = numerical_jacobian(lambda v: layer(W.detach(), v), v.detach())  # (3, 4)
-J_autograd = torch.autograd.functional.jacobian(lambda v: layer(W.detach(), v), v.detach())
+J_numerical = numerical_jacobian(
+    lambda v: layer(W.detach(), v), v.detach()
+)  # (3, 4)
+J_autograd = torch.autograd.functional.jacobian(
+    lambda v: layer(W.detach(), v), v.detach()
+)
 print(
     f"largest |difference| between the two Jacobians: {(J_numerical - J_autograd).abs().max():.1e}"
 )
@@ -207,7 +228,9 @@ class SquareForgotTwo(torch.autograd.Function):
         return grad_output * x  # BUG: d(x^2)/dx is 2x
 
 
-x = torch.tensor([0.5, -1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
+x = torch.tensor(
+    [0.5, -1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True
+)
 report = check_gradients(SquareForgotTwo.apply, x)
 print(report)
 assert not report.ok
@@ -233,7 +256,9 @@ class MatVecTransposed(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         W, x = ctx.saved_tensors
-        grad_W = torch.outer(x, grad_output)  # BUG: should be outer(grad_output, x)
+        grad_W = torch.outer(
+            x, grad_output
+        )  # BUG: should be outer(grad_output, x)
         grad_x = W.T @ grad_output  # (n,): correct
         return grad_W, grad_x
 
@@ -256,7 +281,9 @@ assert "transpose" in report.pairs[0].diagnosis
 # and the analytical value lies between them, the element is a *kink*, reported but
 # not failed. (The one-sided slopes it prints are 0 and 1 times the random upstream
 # gradient at that element.)
-x_kink = torch.tensor([-1.0, 0.0, 0.5, 2.0], dtype=torch.float64, requires_grad=True)
+x_kink = torch.tensor(
+    [-1.0, 0.0, 0.5, 2.0], dtype=torch.float64, requires_grad=True
+)
 report = check_gradients(torch.relu, x_kink)
 print(report)
 pair = report.pairs[0]
@@ -269,7 +296,9 @@ assert "kink at 1 element(s), first at [1]" in pair.diagnosis
 # PyTorch ships a gradient checker too. On the factor-2 bug it returns ``False`` (or,
 # by default, raises with both Jacobians in full: fine for four elements, hard to
 # read for four thousand, and with no word on the pattern):
-passed = torch.autograd.gradcheck(SquareForgotTwo.apply, (x,), raise_exception=False)
+passed = torch.autograd.gradcheck(
+    SquareForgotTwo.apply, (x,), raise_exception=False
+)
 print(f"gradcheck(SquareForgotTwo): {passed}")
 assert not passed
 try:
@@ -280,7 +309,9 @@ except RuntimeError as err:
 # %%
 # And at the ReLU kink it cannot tell a non-differentiable point from a wrong
 # gradient, so a correct function fails:
-relu_ok = torch.autograd.gradcheck(torch.relu, (x_kink,), raise_exception=False)
+relu_ok = torch.autograd.gradcheck(
+    torch.relu, (x_kink,), raise_exception=False
+)
 print(f"gradcheck(relu at 0): {relu_ok}")
 assert not relu_ok
 

@@ -35,7 +35,9 @@ print(f"bias shape:   {list(layer.bias.shape)}")
 x = torch.randn(3)  # (d_in,)
 y = layer(x)  # (d_out,)
 print(f"layer(x)  = {[f'{v:.4f}' for v in y.tolist()]}")
-print(f"W x + b   = {[f'{v:.4f}' for v in (layer.weight @ x + layer.bias).tolist()]}")
+print(
+    f"W x + b   = {[f'{v:.4f}' for v in (layer.weight @ x + layer.bias).tolist()]}"
+)
 # sphinx_gallery_start_ignore
 assert list(layer.weight.shape) == [2, 3] and list(layer.bias.shape) == [2]
 torch.testing.assert_close(y, layer.weight @ x + layer.bias)
@@ -82,7 +84,9 @@ wide = nn.Linear(256, 256)
 bound = 1 / 256**0.5
 w_max = wide.weight.abs().max().item()
 print(f"bound 1/sqrt(d_in) = {bound:.5f}, largest |W_ij| = {w_max:.5f}")
-print(f"Var(W) = {wide.weight.var().item():.3e}, 1/(3 d_in) = {1 / (3 * 256):.3e}")
+print(
+    f"Var(W) = {wide.weight.var().item():.3e}, 1/(3 d_in) = {1 / (3 * 256):.3e}"
+)
 # sphinx_gallery_start_ignore
 assert w_max <= bound and w_max > 0.99 * bound
 assert wide.bias.abs().max().item() <= bound
@@ -152,11 +156,16 @@ for activation in ("tanh", "relu"):
 
 print("std after layer     1       5      10      20")
 for (activation, init), s in stats.items():
-    print(f"{activation:5s} {init:7s}  " + "  ".join(f"{s[i]:.4f}" for i in (0, 4, 9, 19)))
+    print(
+        f"{activation:5s} {init:7s}  "
+        + "  ".join(f"{s[i]:.4f}" for i in (0, 4, 9, 19))
+    )
 
 labels = {"zeros": "zeros", "xavier": "Xavier", "he": "He"}
 fig, axes = subplots(1, 2, sharey=True)
-for ax, activation, name in zip(axes, ("tanh", "relu"), ("tanh", "ReLU"), strict=True):
+for ax, activation, name in zip(
+    axes, ("tanh", "relu"), ("tanh", "ReLU"), strict=True
+):
     plot_layer_statistics(
         {label: stats[activation, init] for init, label in labels.items()},
         ax=ax,

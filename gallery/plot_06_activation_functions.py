@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 
 # A grid on [-4, 4] in steps of 0.01 that contains 0 exactly.
-x = (torch.arange(-400, 401, dtype=torch.float64) / 100).requires_grad_()  # (T,)
+x = (
+    torch.arange(-400, 401, dtype=torch.float64) / 100
+).requires_grad_()  # (T,)
 
 
 def autograd_derivative(f, x: torch.Tensor) -> torch.Tensor:
@@ -44,13 +46,18 @@ def autograd_derivative(f, x: torch.Tensor) -> torch.Tensor:
 #
 # Autograd agrees with both to float64 rounding.
 closed_forms = {
-    "sigmoid": (torch.sigmoid, lambda t: torch.sigmoid(t) * (1 - torch.sigmoid(t))),
+    "sigmoid": (
+        torch.sigmoid,
+        lambda t: torch.sigmoid(t) * (1 - torch.sigmoid(t)),
+    ),
     "tanh": (torch.tanh, lambda t: 1 - torch.tanh(t) ** 2),
 }
 for name, (f, df) in closed_forms.items():
     error = (autograd_derivative(f, x) - df(x)).abs().max().item()
     print(f"{name:8s} max |autograd - closed form| = {error:.1e}")
-    torch.testing.assert_close(autograd_derivative(f, x), df(x), rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        autograd_derivative(f, x), df(x), rtol=0, atol=1e-15
+    )
 
 # %%
 # Both saturate: for large :math:`|x|` the function flattens and its derivative falls to
@@ -77,8 +84,12 @@ fig = plot_function_and_derivative(
 # By the same argument :math:`\tanh'(x) = 1 - \tanh^2(x) \le 1`, with equality at 0.
 d_sigmoid = autograd_derivative(torch.sigmoid, x)
 d_tanh = autograd_derivative(torch.tanh, x)
-print(f"max sigmoid'(x) = {d_sigmoid.max().item():.6f} at x = {x[d_sigmoid.argmax()].item():.2f}")
-print(f"max tanh'(x)    = {d_tanh.max().item():.6f} at x = {x[d_tanh.argmax()].item():.2f}")
+print(
+    f"max sigmoid'(x) = {d_sigmoid.max().item():.6f} at x = {x[d_sigmoid.argmax()].item():.2f}"
+)
+print(
+    f"max tanh'(x)    = {d_tanh.max().item():.6f} at x = {x[d_tanh.argmax()].item():.2f}"
+)
 # sphinx_gallery_start_ignore
 assert d_sigmoid.max().item() == 0.25
 assert x[d_sigmoid.argmax()].item() == 0.0
@@ -107,14 +118,18 @@ rectifiers = {
     "ReLU": (F.relu, lambda t: (t > 0).to(t.dtype)),
     "Leaky ReLU": (
         lambda t: F.leaky_relu(t, negative_slope=alpha),
-        lambda t: torch.where(t > 0, torch.ones_like(t), torch.full_like(t, alpha)),
+        lambda t: torch.where(
+            t > 0, torch.ones_like(t), torch.full_like(t, alpha)
+        ),
     ),
     "GELU": (F.gelu, lambda t: normal.cdf(t) + t * normal.log_prob(t).exp()),
 }
 for name, (f, df) in rectifiers.items():
     error = (autograd_derivative(f, x) - df(x)).abs().max().item()
     print(f"{name:10s} max |autograd - closed form| = {error:.1e}")
-    torch.testing.assert_close(autograd_derivative(f, x), df(x), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        autograd_derivative(f, x), df(x), rtol=0, atol=1e-12
+    )
 
 zero = torch.zeros(1, dtype=torch.float64, requires_grad=True)
 print(f"ReLU'(0) in PyTorch = {autograd_derivative(F.relu, zero).item():.1f}")
@@ -151,10 +166,9 @@ assert autograd_derivative(F.gelu, x).min().item() < 0
 # 20 hidden layers of width 64 with sigmoid (Xavier initialisation), tanh (Xavier) and
 # ReLU (He, see :ref:`sphx_glr_auto_examples_plot_05_linear_layers.py`), and record the
 # norm of the gradient of an MSE loss with respect to each hidden layer's activations.
-from torch import nn
-
 from gradbook.models import MLP
 from gradbook.plotting import plot_layer_statistics
+from torch import nn
 
 torch.manual_seed(0)
 width, depth = 64, 20
@@ -184,7 +198,9 @@ for activation, init, label in (
     grad_norms[label] = activation_gradient_norms(model)
 
 for name, norms in grad_norms.items():
-    print(f"{name:20s} |dL/dh| at layer 1: {norms[0]:.2e}, at layer {depth}: {norms[-1]:.2e}")
+    print(
+        f"{name:20s} |dL/dh| at layer 1: {norms[0]:.2e}, at layer {depth}: {norms[-1]:.2e}"
+    )
 ax = plot_layer_statistics(
     grad_norms,
     logy=True,
@@ -200,9 +216,13 @@ ax = plot_layer_statistics(
 # gradient back at a roughly constant size.
 norms = grad_norms["sigmoid, Xavier init"]
 factor = (norms[0] / norms[-1]) ** (1 / (depth - 1))
-print(f"sigmoid: gradient norm shrinks by a factor {factor:.3f} per layer on average")
+print(
+    f"sigmoid: gradient norm shrinks by a factor {factor:.3f} per layer on average"
+)
 relu = grad_norms["ReLU, He init"]
-print(f"ReLU:    largest / smallest gradient norm over the layers = {max(relu) / min(relu):.2f}")
+print(
+    f"ReLU:    largest / smallest gradient norm over the layers = {max(relu) / min(relu):.2f}"
+)
 # sphinx_gallery_start_ignore
 assert factor < 0.3
 assert norms[0] / norms[-1] < 1e-9

@@ -24,7 +24,6 @@ interleaved spirals, which no linear model can do.
 #
 # With :math:`d = 4` features, :math:`h = 10` hidden units and :math:`k = 3` classes:
 import torch
-
 from gradbook.models import SimpleNet
 
 torch.manual_seed(42)
@@ -51,7 +50,12 @@ for name, p in model.named_parameters():
 print(f"count_parameters(model)         = {count_parameters(model)}")
 print(f"mlp_parameter_count([4, 10, 3]) = {mlp_parameter_count([d, h, k])}")
 print(f"h(d + k) + (h + k)              = {h * (d + k) + (h + k)}")
-assert count_parameters(model) == mlp_parameter_count([d, h, k]) == h * (d + k) + (h + k) == 83
+assert (
+    count_parameters(model)
+    == mlp_parameter_count([d, h, k])
+    == h * (d + k) + (h + k)
+    == 83
+)
 
 # %%
 # A batch through the network
@@ -81,10 +85,16 @@ torch.testing.assert_close(logits, torch.relu(X_batch @ W1.T + b1) @ W2.T + b2)
 # batch is not in the graph: it does not require a gradient.
 from gradbook.graph import autograd_graph, draw_autograd_graph
 
-graph = autograd_graph(logits, names=dict(model.named_parameters()))  # a networkx.DiGraph
+graph = autograd_graph(
+    logits, names=dict(model.named_parameters())
+)  # a networkx.DiGraph
 ax = draw_autograd_graph(graph)
 ax.set_title("Autograd graph of SimpleNet(4, 10, 3) on a batch of 8")
-leaves = sorted(data["name"] for _, data in graph.nodes(data=True) if data["kind"] == "leaf")
+leaves = sorted(
+    data["name"]
+    for _, data in graph.nodes(data=True)
+    if data["kind"] == "leaf"
+)
 print(f"{graph.number_of_nodes()} nodes; leaves: {leaves}")
 assert leaves == sorted(name for name, _ in model.named_parameters())
 
@@ -98,7 +108,9 @@ assert leaves == sorted(name for name, _ in model.named_parameters())
 from gradbook.data import make_spirals
 
 X, y = make_spirals(n_samples=300, n_classes=3, seed=0)  # (300, 2), (300,)
-print(f"X: {tuple(X.shape)}, classes: {y.unique().tolist()}, per class: {y.bincount().tolist()}")
+print(
+    f"X: {tuple(X.shape)}, classes: {y.unique().tolist()}, per class: {y.bincount().tolist()}"
+)
 
 # %%
 # Training an MLP and a linear model
@@ -108,16 +120,22 @@ print(f"X: {tuple(X.shape)}, classes: {y.unique().tolist()}, per class: {y.binco
 # :func:`gradbook.train.fit`: an :class:`~gradbook.models.MLP` with two hidden layers of
 # 32 tanh units, and ``nn.Linear(2, 3)``, which has no hidden layer: the affine map
 # :math:`\vx \mapsto \mW \vx + \vb`, one score per class.
-from torch import nn
-
 from gradbook.models import MLP
 from gradbook.train import fit
+from torch import nn
 
 
 def train(model: nn.Module) -> tuple[list[float], float]:
     """Train on the spirals; return the loss per epoch and the training accuracy."""
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    history = fit(model, nn.CrossEntropyLoss(), optimizer, (X, y), epochs=150, progress=False)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        (X, y),
+        epochs=150,
+        progress=False,
+    )
     with torch.no_grad():
         accuracy = (model(X).argmax(dim=1) == y).float().mean().item()
     return history.train_loss, accuracy
@@ -132,9 +150,13 @@ for name, trained, accuracy in [
     ("MLP 2 -> 32 -> 32 -> 3", mlp, mlp_accuracy),
     ("linear 2 -> 3", linear, linear_accuracy),
 ]:
-    print(f"{name:<22} {count_parameters(trained):5d} parameters, accuracy {accuracy:.3f}")
+    print(
+        f"{name:<22} {count_parameters(trained):5d} parameters, accuracy {accuracy:.3f}"
+    )
 assert mlp_accuracy >= 0.95
-assert linear_accuracy <= 0.6  # chance is 1/3: a linear model can do little better
+assert (
+    linear_accuracy <= 0.6
+)  # chance is 1/3: a linear model can do little better
 
 # %%
 # The linear model's loss levels off early: it has found the best straight cuts, and
@@ -161,9 +183,21 @@ assert mlp_loss[-1] < 0.2 < linear_loss[-1]
 from gradbook.plotting import plot_decision_boundary, subplots
 
 fig, (ax_mlp, ax_linear) = subplots(1, 2)
-plot_decision_boundary(mlp, X, y, ax=ax_mlp, padding=0.2, title=f"MLP: accuracy {mlp_accuracy:.1%}")
 plot_decision_boundary(
-    linear, X, y, ax=ax_linear, padding=0.2, title=f"Linear: accuracy {linear_accuracy:.1%}"
+    mlp,
+    X,
+    y,
+    ax=ax_mlp,
+    padding=0.2,
+    title=f"MLP: accuracy {mlp_accuracy:.1%}",
+)
+plot_decision_boundary(
+    linear,
+    X,
+    y,
+    ax=ax_linear,
+    padding=0.2,
+    title=f"Linear: accuracy {linear_accuracy:.1%}",
 )
 # One legend for both panels, outside the data (the spirals fill the whole square).
 handles, labels = ax_mlp.get_legend_handles_labels()

@@ -54,7 +54,9 @@ print(f"labels: {labels.tolist()}")
 ce = nn.CrossEntropyLoss()(logits, labels)
 probs = logits.softmax(dim=1)  # (N, K)
 by_hand = -probs[torch.arange(5), labels].log().mean()
-print(f"nn.CrossEntropyLoss: {ce.item():.4f}   -mean log p[target]: {by_hand.item():.4f}")
+print(
+    f"nn.CrossEntropyLoss: {ce.item():.4f}   -mean log p[target]: {by_hand.item():.4f}"
+)
 torch.testing.assert_close(ce, by_hand)
 
 # %%
@@ -104,8 +106,12 @@ class SoftmaxCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         p, labels = ctx.saved_tensors
-        onehot = F.one_hot(labels, num_classes=p.shape[1]).to(p.dtype)  # (N, K)
-        return grad_out * (p - onehot) / len(labels), None  # no gradient for the labels
+        onehot = F.one_hot(labels, num_classes=p.shape[1]).to(
+            p.dtype
+        )  # (N, K)
+        return grad_out * (p - onehot) / len(
+            labels
+        ), None  # no gradient for the labels
 
 
 z64 = logits.double().requires_grad_()  # (N, K)
@@ -123,13 +129,17 @@ assert report.ok
 # :math:`\log(1 + (K-1)/e) \approx 0.5514` for :math:`K = 3`, however right the model is.
 import math
 
-confident = torch.tensor([[10.0, 0.0, 0.0]])  # (1, K): sure of class 0, and right
+confident = torch.tensor(
+    [[10.0, 0.0, 0.0]]
+)  # (1, K): sure of class 0, and right
 target = torch.tensor([0])
 right = F.cross_entropy(confident, target)
 double = F.cross_entropy(confident.softmax(dim=1), target)
 floor = math.log(1 + 2 / math.e)
 print(f"logits in:        loss = {right.item():.4f}")
-print(f"probabilities in: loss = {double.item():.4f}   (floor log(1 + 2/e) = {floor:.4f})")
+print(
+    f"probabilities in: loss = {double.item():.4f}   (floor log(1 + 2/e) = {floor:.4f})"
+)
 assert right.item() < 1e-3 and double.item() >= floor
 
 # %%
@@ -139,11 +149,19 @@ assert right.item() < 1e-3 and double.item() >= floor
 z_right = logits.clone().requires_grad_()
 z_double = logits.clone().requires_grad_()
 loss_right = F.cross_entropy(z_right, labels, reduction="none")  # (N,)
-loss_double = F.cross_entropy(z_double.softmax(dim=1), labels, reduction="none")  # (N,)
+loss_double = F.cross_entropy(
+    z_double.softmax(dim=1), labels, reduction="none"
+)  # (N,)
 loss_right.mean().backward()
 loss_double.mean().backward()
-print("per-sample loss, logits in:        " + " ".join(f"{v:.4f}" for v in loss_right.tolist()))
-print("per-sample loss, probabilities in: " + " ".join(f"{v:.4f}" for v in loss_double.tolist()))
+print(
+    "per-sample loss, logits in:        "
+    + " ".join(f"{v:.4f}" for v in loss_right.tolist())
+)
+print(
+    "per-sample loss, probabilities in: "
+    + " ".join(f"{v:.4f}" for v in loss_double.tolist())
+)
 print(f"gradient norm, logits in:        {z_right.grad.norm().item():.4f}")
 print(f"gradient norm, probabilities in: {z_double.grad.norm().item():.4f}")
 # sphinx_gallery_start_ignore
@@ -172,7 +190,9 @@ naive_p = big.exp() / big.exp().sum(dim=1, keepdim=True)  # (2, K)
 naive = -naive_p[torch.arange(2), big_labels].log()  # (2,)
 stable = F.cross_entropy(big, big_labels, reduction="none")  # (2,)
 print(f"naive softmax then log: {naive.tolist()}")
-print(f"nn.CrossEntropyLoss:    {(stable + 0.0).tolist()}")  # + 0.0 prints -0.0 as 0.0
+print(
+    f"nn.CrossEntropyLoss:    {(stable + 0.0).tolist()}"
+)  # + 0.0 prints -0.0 as 0.0
 assert not naive.isfinite().any()
 assert stable.tolist() == [0.0, 2000.0]
 
@@ -189,16 +209,24 @@ assert stable.tolist() == [0.0, 2000.0]
 
 def three_logits(z: torch.Tensor) -> torch.Tensor:
     """Logits (z, 0, 0) for each z: the correct class is 0."""
-    return torch.stack([z, torch.zeros_like(z), torch.zeros_like(z)], dim=1)  # (T, 3)
+    return torch.stack(
+        [z, torch.zeros_like(z), torch.zeros_like(z)], dim=1
+    )  # (T, 3)
 
 
 def cross_entropy_of(z: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(three_logits(z), torch.zeros_like(z, dtype=torch.long), reduction="none")
+    return F.cross_entropy(
+        three_logits(z),
+        torch.zeros_like(z, dtype=torch.long),
+        reduction="none",
+    )
 
 
 def mse_of(z: torch.Tensor) -> torch.Tensor:
     p = three_logits(z).softmax(dim=1)  # (T, 3)
-    return ((p - torch.tensor([1.0, 0.0, 0.0], dtype=z.dtype)) ** 2).sum(dim=1)  # (T,)
+    return ((p - torch.tensor([1.0, 0.0, 0.0], dtype=z.dtype)) ** 2).sum(
+        dim=1
+    )  # (T,)
 
 
 def p_of(z: torch.Tensor) -> torch.Tensor:

@@ -53,7 +53,11 @@ def gradient(f, theta):
 
 def fmt(t, digits=10):
     """A tensor's entries to a fixed number of decimals, for printing side by side."""
-    return "[" + ", ".join(f"{value:+.{digits}f}" for value in t.flatten().tolist()) + "]"
+    return (
+        "["
+        + ", ".join(f"{value:+.{digits}f}" for value in t.flatten().tolist())
+        + "]"
+    )
 
 
 start = torch.tensor([-4.0, 1.2], dtype=torch.float64)  # float64: exact checks
@@ -80,7 +84,9 @@ lr = 0.07
 theta = start.clone()
 for _ in range(5):
     theta = theta - lr * gradient(quadratic, theta)
-closed_form = torch.tensor([1 - lr, 1 - 25 * lr], dtype=torch.float64) ** 5 * start
+closed_form = (
+    torch.tensor([1 - lr, 1 - 25 * lr], dtype=torch.float64) ** 5 * start
+)
 path = optimize(lambda params: optim.SGD(params, lr=lr), quadratic, start, 5)
 print(f"by hand      {fmt(theta)}")
 print(f"closed form  {fmt(closed_form)}")
@@ -105,18 +111,24 @@ torch.testing.assert_close(closed_form, theta)
 # regression of :ref:`sphx_glr_auto_examples_plot_10_training_loop.py`, the ten mini-batch
 # gradients of a shuffled epoch scatter around the full gradient, and their mean is the full
 # gradient exactly.
+from gradbook.data import make_regression
 from torch import nn
 
-from gradbook.data import make_regression
-
-X, y = make_regression(100, [2.0, 3.0], noise=0.1, seed=42)  # (100, 2), (100, 1)
+X, y = make_regression(
+    100, [2.0, 3.0], noise=0.1, seed=42
+)  # (100, 2), (100, 1)
 torch.manual_seed(42)
 model = nn.Linear(2, 1)
 mse = nn.MSELoss()
 (full_grad,) = torch.autograd.grad(mse(model(X), y), model.weight)  # (1, 2)
-perm = torch.randperm(100, generator=torch.Generator().manual_seed(0))  # (100,)
+perm = torch.randperm(
+    100, generator=torch.Generator().manual_seed(0)
+)  # (100,)
 batch_grads = torch.stack(
-    [torch.autograd.grad(mse(model(X[idx]), y[idx]), model.weight)[0] for idx in perm.split(10)]
+    [
+        torch.autograd.grad(mse(model(X[idx]), y[idx]), model.weight)[0]
+        for idx in perm.split(10)
+    ]
 )  # (10, 1, 2)
 print(f"full gradient             {fmt(full_grad, 4)}")
 print(f"mini-batch gradients, std {fmt(batch_grads.std(dim=0), 4)}")
@@ -143,7 +155,9 @@ theta, v = start.clone(), torch.zeros_like(start)
 for _ in range(5):
     v = mu * v + gradient(quadratic, theta)
     theta = theta - lr * v
-path = optimize(lambda params: optim.SGD(params, lr=lr, momentum=mu), quadratic, start, 5)
+path = optimize(
+    lambda params: optim.SGD(params, lr=lr, momentum=mu), quadratic, start, 5
+)
 print(f"by hand               {fmt(theta)}")
 print(f"optim.SGD(momentum)   {fmt(path[-1])}")
 torch.testing.assert_close(path[-1], theta)
@@ -174,7 +188,9 @@ for _ in range(5):
     g = gradient(quadratic, theta)
     s = alpha * s + (1 - alpha) * g**2
     theta = theta - lr_rms * g / (s.sqrt() + eps)
-path = optimize(lambda params: optim.RMSprop(params, lr=lr_rms), quadratic, start, 5)
+path = optimize(
+    lambda params: optim.RMSprop(params, lr=lr_rms), quadratic, start, 5
+)
 print(f"by hand         {fmt(theta)}")
 print(f"optim.RMSprop   {fmt(path[-1])}")
 torch.testing.assert_close(path[-1], theta)
@@ -213,7 +229,9 @@ for t in range(1, 6):
     theta = theta - lr_adam * m_hat / (v_hat.sqrt() + eps)
     if t == 1:
         print(f"first step: {fmt(theta - start)}")
-path = optimize(lambda params: optim.Adam(params, lr=lr_adam), quadratic, start, 5)
+path = optimize(
+    lambda params: optim.Adam(params, lr=lr_adam), quadratic, start, 5
+)
 print(f"by hand     {fmt(theta)}")
 print(f"optim.Adam  {fmt(path[-1])}")
 torch.testing.assert_close(path[-1], theta)
@@ -272,7 +290,9 @@ for label, (name, options) in variants.items():
             opt.zero_grad()
             mse(mod(X64), y64).backward()
             opt.step()
-        for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        for p, q in zip(
+            models[0].parameters(), models[1].parameters(), strict=True
+        ):
             torch.testing.assert_close(p, q, rtol=0, atol=1e-12)
             largest = max(largest, (p - q).abs().max().item())
     print(f"{label:14s} largest difference over 30 steps: {largest:.1e}")
@@ -292,11 +312,16 @@ use_style()
 steps = 40
 optimizers = {
     f"GD, lr {lr}": lambda params: optim.SGD(params, lr=lr),
-    f"momentum, lr {lr}, mu {mu}": lambda params: optim.SGD(params, lr=lr, momentum=mu),
+    f"momentum, lr {lr}, mu {mu}": lambda params: optim.SGD(
+        params, lr=lr, momentum=mu
+    ),
     f"RMSprop, lr {lr_rms}": lambda params: optim.RMSprop(params, lr=lr_rms),
     f"Adam, lr {lr_adam}": lambda params: optim.Adam(params, lr=lr_adam),
 }
-paths = {name: optimize(make, quadratic, start, steps) for name, make in optimizers.items()}
+paths = {
+    name: optimize(make, quadratic, start, steps)
+    for name, make in optimizers.items()
+}
 fig, ax = subplots(figsize=(10, 4))
 plot_contour_with_paths(
     quadratic,
@@ -317,7 +342,9 @@ for name, d in distance.items():
 gd, mom, rms, adam = distance.values()
 assert mom < gd / 10 and rms < gd / 10 and adam < gd / 2
 assert paths[f"momentum, lr {lr}, mu {mu}"][:, 0].max() > 0.1  # the overshoot
-assert torch.all(paths[f"GD, lr {lr}"][1:6, 1].sign().diff() != 0)  # the zigzag
+assert torch.all(
+    paths[f"GD, lr {lr}"][1:6, 1].sign().diff() != 0
+)  # the zigzag
 # sphinx_gallery_end_ignore
 
 # %%
@@ -344,7 +371,9 @@ rosen_start = torch.tensor([-1.2, 1.0], dtype=torch.float64)
 rosen_steps = 300
 rosen_optimizers = {
     "GD, lr 0.001": lambda params: optim.SGD(params, lr=1e-3),
-    "momentum, lr 0.001, mu 0.9": lambda params: optim.SGD(params, lr=1e-3, momentum=0.9),
+    "momentum, lr 0.001, mu 0.9": lambda params: optim.SGD(
+        params, lr=1e-3, momentum=0.9
+    ),
     "RMSprop, lr 0.02": lambda params: optim.RMSprop(params, lr=0.02),
     "Adam, lr 0.2": lambda params: optim.Adam(params, lr=0.2),
 }
@@ -369,7 +398,9 @@ for line in ax.get_lines():
     if line.get_label().startswith("GD"):
         line.set_zorder(3)  # the shortest path, drawn over the others
 optimum = torch.tensor([1.0, 1.0], dtype=torch.float64)
-rosen_distance = {name: (p[-1] - optimum).norm().item() for name, p in rosen_paths.items()}
+rosen_distance = {
+    name: (p[-1] - optimum).norm().item() for name, p in rosen_paths.items()
+}
 for name, d in rosen_distance.items():
     print(f"{name:27s} distance to (1, 1) after {rosen_steps} steps: {d:.3f}")
 # sphinx_gallery_start_ignore
@@ -391,7 +422,9 @@ from matplotlib.animation import FuncAnimation
 
 # No layout engine: the layout is computed once below, not again for every frame.
 fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100, layout="none")
-grid_1, grid_2 = np.meshgrid(np.linspace(-4.5, 1.5, 120), np.linspace(-1.2, 2.2, 90))
+grid_1, grid_2 = np.meshgrid(
+    np.linspace(-4.5, 1.5, 120), np.linspace(-1.2, 2.2, 90)
+)
 ax.contour(
     grid_1,
     grid_2,
@@ -402,8 +435,15 @@ ax.contour(
 )
 ax.plot(0, 0, marker="*", color="gold", markersize=14, markeredgecolor="black")
 lines = {name: ax.plot([], [], marker=".", label=name)[0] for name in paths}
-ax.set(xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", xlim=(-4.5, 1.5), ylim=(-1.2, 2.2))
-ax.tick_params(labelbottom=False, labelleft=False)  # less text to render in every frame
+ax.set(
+    xlabel=r"$\theta_1$",
+    ylabel=r"$\theta_2$",
+    xlim=(-4.5, 1.5),
+    ylim=(-1.2, 2.2),
+)
+ax.tick_params(
+    labelbottom=False, labelleft=False
+)  # less text to render in every frame
 ax.legend(loc="upper right", fontsize=9)
 ax.set_title(f"step 0 of {steps}")
 fig.tight_layout()

@@ -22,13 +22,16 @@ never trained on.
 # :func:`gradbook.data.make_regression` draws them from its own seeded generator, so the
 # same call always gives the same tensors.
 import torch
+from gradbook.data import make_regression
 from torch import nn
 
-from gradbook.data import make_regression
-
-X, y = make_regression(100, [2.0, 3.0], noise=0.1, seed=42)  # (100, 2), (100, 1)
+X, y = make_regression(
+    100, [2.0, 3.0], noise=0.1, seed=42
+)  # (100, 2), (100, 1)
 print(f"X: {tuple(X.shape)}   y: {tuple(y.shape)}")
-print(f"first sample: x = {[round(v, 4) for v in X[0].tolist()]}, y = {y[0].item():.4f}")
+print(
+    f"first sample: x = {[round(v, 4) for v in X[0].tolist()]}, y = {y[0].item():.4f}"
+)
 
 # %%
 # The model, the loss and the optimizer
@@ -45,7 +48,9 @@ model = nn.Linear(2, 1)
 initial_state = copy.deepcopy(model.state_dict())
 loss_fn = nn.MSELoss()
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-print(f"initial weights {model.weight.data.flatten().tolist()}, bias {model.bias.item():.4f}")
+print(
+    f"initial weights {model.weight.data.flatten().tolist()}, bias {model.bias.item():.4f}"
+)
 
 # %%
 # The five steps, written out once
@@ -90,7 +95,9 @@ assert abs(b) < 0.05
 X1 = torch.cat([X, torch.ones(100, 1)], dim=1)  # (100, 3)
 w_ls = torch.linalg.lstsq(X1, y).solution.flatten()  # (3,)
 print(f"least squares:   [{w_ls[0]:.4f}, {w_ls[1]:.4f}], bias {w_ls[2]:.4f}")
-torch.testing.assert_close(torch.cat([w, torch.tensor([b])]), w_ls, atol=1e-3, rtol=0)
+torch.testing.assert_close(
+    torch.cat([w, torch.tensor([b])]), w_ls, atol=1e-3, rtol=0
+)
 
 # %%
 # The same loop with :func:`gradbook.train.fit`
@@ -103,11 +110,24 @@ from gradbook.train import fit
 model_fit = nn.Linear(2, 1)
 model_fit.load_state_dict(initial_state)
 optimizer_fit = torch.optim.SGD(model_fit.parameters(), lr=0.1)
-history = fit(model_fit, loss_fn, optimizer_fit, (X, y), epochs=num_epochs, progress=False)
+history = fit(
+    model_fit,
+    loss_fn,
+    optimizer_fit,
+    (X, y),
+    epochs=num_epochs,
+    progress=False,
+)
 print(history)
-print(f"fit weights {model_fit.weight.data.flatten().tolist()}, bias {model_fit.bias.item():.6f}")
-print(f"hand weights {model.weight.data.flatten().tolist()}, bias {model.bias.item():.6f}")
-assert torch.equal(model_fit.weight, model.weight) and torch.equal(model_fit.bias, model.bias)
+print(
+    f"fit weights {model_fit.weight.data.flatten().tolist()}, bias {model_fit.bias.item():.6f}"
+)
+print(
+    f"hand weights {model.weight.data.flatten().tolist()}, bias {model.bias.item():.6f}"
+)
+assert torch.equal(model_fit.weight, model.weight) and torch.equal(
+    model_fit.bias, model.bias
+)
 assert history.train_loss == losses
 
 # %%
@@ -136,9 +156,15 @@ loss_floor = ((X1_64 @ w_ls_64 - y_64) ** 2).mean().item()
 lambda_min = torch.linalg.eigvalsh(2 / 100 * X1_64.T @ X1_64)[0].item()
 rho = (1 - 0.1 * lambda_min) ** 2
 excess = [loss - loss_floor for loss in history.train_loss[:50]]
-measured = (excess[49] / excess[19]) ** (1 / 30)  # mean factor per epoch, epochs 20 to 50
-print(f"least-squares loss {loss_floor:.5f}, final training loss {history.train_loss[-1]:.5f}")
-print(f"excess loss shrinks per epoch by {measured:.4f}; (1 - lr lambda_min)^2 = {rho:.4f}")
+measured = (excess[49] / excess[19]) ** (
+    1 / 30
+)  # mean factor per epoch, epochs 20 to 50
+print(
+    f"least-squares loss {loss_floor:.5f}, final training loss {history.train_loss[-1]:.5f}"
+)
+print(
+    f"excess loss shrinks per epoch by {measured:.4f}; (1 - lr lambda_min)^2 = {rho:.4f}"
+)
 
 fig, (ax_loss, ax_excess) = subplots(1, 2)
 plot_loss_curves(
@@ -147,7 +173,13 @@ plot_loss_curves(
     ylabel="MSE loss (log scale)",
     title="Loss, full-batch SGD, lr = 0.1",
 )
-ax_loss.axhline(loss_floor, color="black", linestyle="--", linewidth=1.2, label="least squares")
+ax_loss.axhline(
+    loss_floor,
+    color="black",
+    linestyle="--",
+    linewidth=1.2,
+    label="least squares",
+)
 ax_loss.legend()
 plot_loss_curves(
     {"loss - least-squares loss": excess},
@@ -215,7 +247,9 @@ assert len(history_val.val_loss) == num_epochs
 assert history_val.val_loss[-1] < 0.02 and history_val.train_loss[-1] < 0.02
 assert history_val.val_loss[-1] < history_val.val_loss[0] / 100
 true_w = torch.tensor([[2.0], [3.0]])
-assert ((X_val @ true_w - y_val) ** 2).mean() < ((X_train @ true_w - y_train) ** 2).mean()
+assert ((X_val @ true_w - y_val) ** 2).mean() < (
+    (X_train @ true_w - y_train) ** 2
+).mean()
 # sphinx_gallery_end_ignore
 
 # %%

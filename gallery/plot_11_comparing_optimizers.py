@@ -22,13 +22,14 @@ compare mini-batches with full batches, counted per epoch and per gradient step.
 import copy
 
 import torch
-from torch import nn
-
 from gradbook.data import make_regression
 from gradbook.optim import SGD, Adam, RMSprop
 from gradbook.train import fit
+from torch import nn
 
-X, y = make_regression(100, [2.0, 3.0], noise=0.1, seed=42)  # (100, 2), (100, 1)
+X, y = make_regression(
+    100, [2.0, 3.0], noise=0.1, seed=42
+)  # (100, 2), (100, 1)
 loss_fn = nn.MSELoss()
 torch.manual_seed(42)
 initial_state = copy.deepcopy(nn.Linear(2, 1).state_dict())
@@ -52,14 +53,18 @@ def train_regression(optimizer_class, *, lr=0.1, epochs=50, **options):
     model.load_state_dict(initial_state)
     optimizer = optimizer_class(model.parameters(), lr=lr, **options)
     recorder = RecordWeights(model)
-    history = fit(model, loss_fn, optimizer, (X, y), epochs=epochs, callbacks=recorder)
+    history = fit(
+        model, loss_fn, optimizer, (X, y), epochs=epochs, callbacks=recorder
+    )
     return history, torch.stack(recorder.path)  # path: (epochs + 1, 2)
 
 
 optimizers = {"SGD": SGD, "Adam": Adam, "RMSprop": RMSprop}
 runs = {name: train_regression(cls) for name, cls in optimizers.items()}
 target = torch.tensor([2.0, 3.0])
-distance = {name: (path[-1] - target).norm().item() for name, (_, path) in runs.items()}
+distance = {
+    name: (path[-1] - target).norm().item() for name, (_, path) in runs.items()
+}
 for name, (history, path) in runs.items():
     w1, w2 = path[-1].tolist()
     print(
@@ -103,11 +108,17 @@ assert runs["Adam"][0].train_loss[-1] > 2 * runs["SGD"][0].train_loss[-1]
 # proportional to the large gradient, and RMSprop's are ten times the learning rate: its
 # running average :math:`s` starts at zero with no bias correction, so the first step is
 # :math:`\eta g / \sqrt{(1 - \alpha) g^2} = \eta / \sqrt{1 - \alpha} = 1.0` per coordinate.
-first_steps = {name: (path[1] - path[0]).abs() for name, (_, path) in runs.items()}
+first_steps = {
+    name: (path[1] - path[0]).abs() for name, (_, path) in runs.items()
+}
 for name, step in first_steps.items():
     print(f"{name:8s} first step |dw| = [{step[0]:.3f}, {step[1]:.3f}]")
-torch.testing.assert_close(first_steps["Adam"], torch.full((2,), 0.1), atol=1e-4, rtol=0)
-torch.testing.assert_close(first_steps["RMSprop"], torch.full((2,), 1.0), atol=1e-3, rtol=0)
+torch.testing.assert_close(
+    first_steps["Adam"], torch.full((2,), 0.1), atol=1e-4, rtol=0
+)
+torch.testing.assert_close(
+    first_steps["RMSprop"], torch.full((2,), 1.0), atol=1e-3, rtol=0
+)
 
 # %%
 # Second, Adam's first moment :math:`m` is a running average with :math:`\beta_1 = 0.9`:
@@ -126,7 +137,9 @@ w1_ls, w2_ls, b_ls = torch.linalg.lstsq(X1, y).solution.flatten().tolist()
 
 def regression_loss(w):
     """The MSE at weights (w[0], w[1]) and bias b_ls; w[i] may be grids of weights."""
-    y_hat = w[0][..., None] * X[:, 0] + w[1][..., None] * X[:, 1] + b_ls  # (..., 100)
+    y_hat = (
+        w[0][..., None] * X[:, 0] + w[1][..., None] * X[:, 1] + b_ls
+    )  # (..., 100)
     return ((y_hat - y[:, 0]) ** 2).mean(dim=-1)  # (...)
 
 
@@ -144,7 +157,9 @@ for line in ax.get_lines():
     if line.get_label() == "Adam":
         line.set_zorder(3)  # on top of RMSprop, which shares its first stretch
 adam_path = runs["Adam"][1]
-print(f"Adam's largest w1: {adam_path[:, 0].max():.3f}  (the minimum is at {w1_ls:.3f})")
+print(
+    f"Adam's largest w1: {adam_path[:, 0].max():.3f}  (the minimum is at {w1_ls:.3f})"
+)
 # sphinx_gallery_start_ignore
 assert adam_path[:, 0].max() > w1_ls + 0.25
 assert runs["SGD"][1][:, 0].max() < w1_ls + 0.05
@@ -158,7 +173,9 @@ assert runs["SGD"][1][:, 0].max() < w1_ls + 0.05
 for lr, epochs in [(0.01, 50), (0.1, 200)]:
     _, path = train_regression(Adam, lr=lr, epochs=epochs)
     d = (path[-1] - target).norm().item()
-    print(f"Adam, lr = {lr:<5} {epochs:3d} epochs: distance to [2, 3] = {d:.4f}")
+    print(
+        f"Adam, lr = {lr:<5} {epochs:3d} epochs: distance to [2, 3] = {d:.4f}"
+    )
     if epochs == 200:
         assert d < 0.02 and d < distance["Adam"] / 5
     else:
@@ -199,21 +216,37 @@ def train_spirals(optimizer_class, *, lr, epochs=100, batch_size=None):
 
 def accuracy(model):
     with torch.no_grad():
-        return (model(X_spiral).argmax(dim=1) == y_spiral).float().mean().item()
+        return (
+            (model(X_spiral).argmax(dim=1) == y_spiral).float().mean().item()
+        )
 
 
-spiral_runs = {name: train_spirals(cls, lr=0.1) for name, cls in optimizers.items()}
+spiral_runs = {
+    name: train_spirals(cls, lr=0.1) for name, cls in optimizers.items()
+}
 for name, (model, history) in spiral_runs.items():
-    print(f"{name:8s} final loss {history.train_loss[-1]:.4f}   accuracy {accuracy(model):.1%}")
+    print(
+        f"{name:8s} final loss {history.train_loss[-1]:.4f}   accuracy {accuracy(model):.1%}"
+    )
 ax = plot_loss_curves(
     {name: history.train_loss for name, (_, history) in spiral_runs.items()},
     ylabel="cross-entropy loss (log scale)",
     title="Two spirals, MLP 2-32-32-2, lr = 0.1, full batch",
 )
 # sphinx_gallery_start_ignore
-loss_of = {name: history.train_loss[-1] for name, (_, history) in spiral_runs.items()}
-assert loss_of["Adam"] < loss_of["RMSprop"] / 5 and loss_of["RMSprop"] < loss_of["SGD"] * 0.7
-assert accuracy(spiral_runs["Adam"][0]) > 0.95 > 0.75 > accuracy(spiral_runs["SGD"][0])
+loss_of = {
+    name: history.train_loss[-1] for name, (_, history) in spiral_runs.items()
+}
+assert (
+    loss_of["Adam"] < loss_of["RMSprop"] / 5
+    and loss_of["RMSprop"] < loss_of["SGD"] * 0.7
+)
+assert (
+    accuracy(spiral_runs["Adam"][0])
+    > 0.95
+    > 0.75
+    > accuracy(spiral_runs["SGD"][0])
+)
 # sphinx_gallery_end_ignore
 
 # %%
@@ -237,12 +270,21 @@ theta_0 = parameters_to_vector(probe.parameters()).detach()  # (P,)
 print(f"gradient at the start: median |g| = {initial_grad.abs().median():.1e}")
 moved = {}
 for name, (model, _) in spiral_runs.items():
-    moved[name] = (parameters_to_vector(model.parameters()).detach() - theta_0).abs().median()
-    print(f"{name:8s} median |weight change| after 100 epochs: {moved[name]:.4f}")
+    moved[name] = (
+        (parameters_to_vector(model.parameters()).detach() - theta_0)
+        .abs()
+        .median()
+    )
+    print(
+        f"{name:8s} median |weight change| after 100 epochs: {moved[name]:.4f}"
+    )
 # sphinx_gallery_start_ignore
 assert 1e-4 < initial_grad.abs().median() < 1e-3
 assert max(spiral_runs["RMSprop"][1].train_loss[:10]) > 50
-assert moved["Adam"] > 100 * moved["SGD"] and moved["RMSprop"] > 100 * moved["SGD"]
+assert (
+    moved["Adam"] > 100 * moved["SGD"]
+    and moved["RMSprop"] > 100 * moved["SGD"]
+)
 # sphinx_gallery_end_ignore
 
 # %%
@@ -254,7 +296,11 @@ fig, axes = subplots(1, 2)
 for ax, name in zip(axes, ["SGD", "Adam"], strict=True):
     model = spiral_runs[name][0]
     plot_decision_boundary(
-        model, X_spiral, y_spiral, ax=ax, title=f"{name}: accuracy {accuracy(model):.1%}"
+        model,
+        X_spiral,
+        y_spiral,
+        ax=ax,
+        title=f"{name}: accuracy {accuracy(model):.1%}",
     )
 
 # %%
@@ -267,7 +313,9 @@ for ax, name in zip(axes, ["SGD", "Adam"], strict=True):
 # mini-batches.
 steps = 200
 full_model, full_history = train_spirals(Adam, lr=0.01, epochs=steps)
-mini_model, mini_history = train_spirals(Adam, lr=0.01, epochs=steps // 10, batch_size=30)
+mini_model, mini_history = train_spirals(
+    Adam, lr=0.01, epochs=steps // 10, batch_size=30
+)
 
 from gradbook.train import evaluate
 
@@ -277,8 +325,12 @@ print(
     f"after {steps // 10} epochs:  full batch {full_history.train_loss[steps // 10 - 1]:.4f}, "
     f"mini-batch {mini_loss:.4f}"
 )
-print(f"after {steps} steps: full batch {full_loss:.4f}, mini-batch {mini_loss:.4f}")
-assert mini_loss < full_history.train_loss[steps // 10 - 1] / 2  # per epoch, mini-batches win
+print(
+    f"after {steps} steps: full batch {full_loss:.4f}, mini-batch {mini_loss:.4f}"
+)
+assert (
+    mini_loss < full_history.train_loss[steps // 10 - 1] / 2
+)  # per epoch, mini-batches win
 assert full_loss < mini_loss  # per step, the exact gradient wins
 
 # %%
@@ -300,7 +352,10 @@ plot_loss_curves(
 )
 ax_epoch.xaxis.get_major_locator().set_params(integer=True)
 plot_loss_curves(
-    {"full batch": full_history.step_loss, "mini-batch of 30": mini_history.step_loss},
+    {
+        "full batch": full_history.step_loss,
+        "mini-batch of 30": mini_history.step_loss,
+    },
     ax=ax_step,
     xlabel="gradient step",
     ylabel="loss of the step's batch (log scale)",

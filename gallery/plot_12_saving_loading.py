@@ -16,7 +16,6 @@ result, which needs the optimizer's state as well as the model's.
 # ``model.state_dict()`` maps each parameter's name to its tensor: for the notebook's
 # ``SimpleNet(4, 10, 3)`` the weight and bias of each of its two linear layers, 83 numbers.
 import torch
-
 from gradbook.models import SimpleNet
 
 torch.manual_seed(0)
@@ -42,9 +41,15 @@ folder = Path(tmpdir.name)
 torch.save(model.state_dict(), folder / "simplenet.pt")
 
 restored = SimpleNet(4, 10, 3)  # new random weights...
-print(restored.load_state_dict(torch.load(folder / "simplenet.pt", weights_only=True)))
+print(
+    restored.load_state_dict(
+        torch.load(folder / "simplenet.pt", weights_only=True)
+    )
+)
 x = torch.randn(8, 4)  # (N, d_in): a batch of 8
-print(f"same outputs on a batch of 8: {torch.equal(restored(x), model(x))}")  # ...replaced
+print(
+    f"same outputs on a batch of 8: {torch.equal(restored(x), model(x))}"
+)  # ...replaced
 assert torch.equal(restored(x), model(x))
 
 # %%
@@ -64,7 +69,9 @@ class Marker:
         return (print, ("!! this print ran while the file was being loaded",))
 
 
-torch.save({"weight": torch.ones(2), "extra": Marker()}, folder / "suspicious.pt")
+torch.save(
+    {"weight": torch.ones(2), "extra": Marker()}, folder / "suspicious.pt"
+)
 
 # %%
 # With ``weights_only=True`` (the default since PyTorch 2.6), ``torch.load`` only accepts
@@ -74,7 +81,11 @@ try:
     torch.load(folder / "suspicious.pt", weights_only=True)
 except pickle.UnpicklingError as error:
     refusal = str(error)
-    reason = next(line for line in refusal.splitlines() if "WeightsUnpickler error" in line)
+    reason = next(
+        line
+        for line in refusal.splitlines()
+        if "WeightsUnpickler error" in line
+    )
     print(f"refused: {reason.strip().split(' was not')[0]}")
 else:
     raise AssertionError("weights_only=True loaded a file that calls print")
@@ -84,9 +95,13 @@ assert "GLOBAL print" in refusal
 # ``weights_only=False`` was the default before PyTorch 2.6. It runs the file as written,
 # and the call happens during ``torch.load`` itself, before your code sees the result. We
 # do it here only because we wrote this file ourselves and know it just prints:
-loaded = torch.load(folder / "suspicious.pt", weights_only=False)  # trusted file only!
+loaded = torch.load(
+    folder / "suspicious.pt", weights_only=False
+)  # trusted file only!
 print(f"what came back: {loaded}")
-assert loaded["extra"] is None  # print returned None, and that became the value
+assert (
+    loaded["extra"] is None
+)  # print returned None, and that became the value
 
 # %%
 # The notebook's whole-model save is legacy
@@ -102,13 +117,21 @@ torch.save(model, folder / "whole_model.pt")  # legacy: pickles the object
 try:
     torch.load(folder / "whole_model.pt")
 except pickle.UnpicklingError as error:
-    message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # drop the terminal bold codes
+    message = re.sub(
+        r"\x1b\[[0-9;]*m", "", str(error)
+    )  # drop the terminal bold codes
     first_line = message.splitlines()[0]
-    reason = next(line for line in message.splitlines() if "WeightsUnpickler error" in line)
+    reason = next(
+        line
+        for line in message.splitlines()
+        if "WeightsUnpickler error" in line
+    )
     print(textwrap.fill(first_line.strip(), width=76))
     print(reason.strip().split(" was not")[0])
 else:
-    raise AssertionError("torch.load(path) loaded a pickled model with its default settings")
+    raise AssertionError(
+        "torch.load(path) loaded a pickled model with its default settings"
+    )
 assert first_line.startswith("Weights only load failed")
 assert "GLOBAL gradbook.models.SimpleNet" in reason
 
@@ -119,10 +142,14 @@ assert "GLOBAL gradbook.models.SimpleNet" in reason
 # and it cannot be loaded where the code is not installed. A ``state_dict`` is only names
 # and tensors: it loads into any model with the same parameter names and shapes. To rescue
 # an old file you trust, load it once and save its ``state_dict``:
-legacy = torch.load(folder / "whole_model.pt", weights_only=False)  # trusted file only!
+legacy = torch.load(
+    folder / "whole_model.pt", weights_only=False
+)  # trusted file only!
 torch.save(legacy.state_dict(), folder / "whole_model_state.pt")
 rescued = SimpleNet(4, 10, 3)
-rescued.load_state_dict(torch.load(folder / "whole_model_state.pt", weights_only=True))
+rescued.load_state_dict(
+    torch.load(folder / "whole_model_state.pt", weights_only=True)
+)
 assert torch.equal(rescued(x), model(x))
 
 # %%
@@ -157,12 +184,11 @@ assert isinstance(model_oops, tuple)
 #
 # We train ``SimpleNet(2, 16, 2)`` on the two-moons data with Adam in mini-batches of 32
 # for 20 epochs, save a checkpoint, and then train 20 more epochs: the uninterrupted run.
-from torch import nn
-
 from gradbook.checkpoint import load_checkpoint, save_checkpoint
 from gradbook.data import make_moons
 from gradbook.optim import Adam
 from gradbook.train import fit
+from torch import nn
 
 X, y = make_moons(200, noise=0.2, seed=0)  # (200, 2), (200,)
 loss_fn = nn.CrossEntropyLoss()
@@ -173,7 +199,9 @@ fit(model, loss_fn, optimizer, (X, y), epochs=20, batch_size=32, seed=1)
 save_checkpoint(folder / "checkpoint.pt", model, optimizer, epoch=20)
 
 adam_state = optimizer.state_dict()["state"][0]  # the state of linear1.weight
-print(f"Adam's state for linear1.weight: {sorted(adam_state)}, t = {adam_state['step']}")
+print(
+    f"Adam's state for linear1.weight: {sorted(adam_state)}, t = {adam_state['step']}"
+)
 
 # %%
 # ``fit`` shuffles the mini-batches; its ``seed`` fixes that order, so that a resumed run
@@ -191,13 +219,22 @@ class RecordParameters:
         self.path = [parameters_to_vector(model.parameters()).detach().clone()]
 
     def on_epoch_end(self, history) -> bool:
-        self.path.append(parameters_to_vector(self.model.parameters()).detach().clone())
+        self.path.append(
+            parameters_to_vector(self.model.parameters()).detach().clone()
+        )
         return False  # never stop training
 
 
 uninterrupted = RecordParameters(model)
 history = fit(
-    model, loss_fn, optimizer, (X, y), epochs=20, batch_size=32, seed=20, callbacks=uninterrupted
+    model,
+    loss_fn,
+    optimizer,
+    (X, y),
+    epochs=20,
+    batch_size=32,
+    seed=20,
+    callbacks=uninterrupted,
 )
 
 # %%
@@ -206,7 +243,9 @@ history = fit(
 # training continued. The parameters end up identical to the last bit.
 resumed_model = SimpleNet(2, 16, 2)
 resumed_optimizer = Adam(resumed_model.parameters(), lr=0.01)
-metadata = load_checkpoint(folder / "checkpoint.pt", resumed_model, resumed_optimizer)
+metadata = load_checkpoint(
+    folder / "checkpoint.pt", resumed_model, resumed_optimizer
+)
 print(f"metadata: {metadata}")
 resumed = RecordParameters(resumed_model)
 fit(
@@ -220,7 +259,10 @@ fit(
     callbacks=resumed,
 )
 same = all(
-    torch.equal(p, q) for p, q in zip(model.parameters(), resumed_model.parameters(), strict=True)
+    torch.equal(p, q)
+    for p, q in zip(
+        model.parameters(), resumed_model.parameters(), strict=True
+    )
 )
 print(f"resumed run identical to the uninterrupted one: {same}")
 assert same
@@ -234,7 +276,9 @@ assert same
 # the run takes a different path from there.
 forgetful_model = SimpleNet(2, 16, 2)
 forgetful_optimizer = Adam(forgetful_model.parameters(), lr=0.01)
-load_checkpoint(folder / "checkpoint.pt", forgetful_model)  # no optimizer: its state is skipped
+load_checkpoint(
+    folder / "checkpoint.pt", forgetful_model
+)  # no optimizer: its state is skipped
 print(f"optimizer state entries: {len(forgetful_optimizer.state)}")
 forgetful = RecordParameters(forgetful_model)
 fit(
@@ -261,10 +305,12 @@ use_style()
 epochs = torch.arange(20, 41)  # (21,)
 distance = {
     "model + optimizer state": [
-        (p - q).norm().item() for p, q in zip(resumed.path, uninterrupted.path, strict=True)
+        (p - q).norm().item()
+        for p, q in zip(resumed.path, uninterrupted.path, strict=True)
     ],
     "model state only": [
-        (p - q).norm().item() for p, q in zip(forgetful.path, uninterrupted.path, strict=True)
+        (p - q).norm().item()
+        for p, q in zip(forgetful.path, uninterrupted.path, strict=True)
     ],
 }
 ax = plot_lines(
@@ -276,7 +322,9 @@ ax = plot_lines(
     marker="o",
 )
 one_epoch = (uninterrupted.path[-1] - uninterrupted.path[-2]).norm().item()
-ax.axhline(one_epoch, color="gray", linestyle=":", label="one epoch of training")
+ax.axhline(
+    one_epoch, color="gray", linestyle=":", label="one epoch of training"
+)
 ax.legend()
 ax.xaxis.get_major_locator().set_params(integer=True)
 # sphinx_gallery_start_ignore
