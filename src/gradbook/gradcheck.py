@@ -83,9 +83,10 @@ _ATOL_FRACTION = {torch.float64: 1e-3, torch.float32: 1e-2, torch.float16: 5e-2}
 # The differences are reduced once this many output numbers are pending.
 _BATCH_BUDGET = 1 << 22
 # One batched call perturbs at most about this many numbers (rows x (input + outputs)),
-# 256 KB of float64: larger calls were slower (on a 548-element MLP, 25% for the 256 rows of
-# one weight matrix), as their intermediates leave the cache and freeing them returns memory
-# to the OS that the next call has to fault in again.
+# 256 KB of float64: larger calls were slower (about 10% of a full check of a 548-element
+# MLP, whose 256 weight rows in one call cost ~400 page faults per check), as their
+# intermediates leave the cache and freeing them returns memory to the OS that the next
+# call has to fault in again.
 _CALL_BUDGET = 1 << 15
 # Up to this many perturbed rows go in one call with every input batched.
 _SMALL_BATCH = 128
