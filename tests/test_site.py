@@ -59,6 +59,14 @@ def test_tutorial_page_shows_outputs_and_figures(site, name):
         assert (site.html / "_images" / image).is_file(), image
 
 
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_no_empty_code_cells(site, name):
+    """A cell whose code is all hidden checks would show an empty code box: none does."""
+    html = read(site, f"auto_examples/{name}.html")
+    empty = re.findall(r'<div class="highlight"><pre>(?:<span[^>]*>\s*</span>|\s)*</pre>', html)
+    assert not empty, "a code cell holds only hidden lines: merge them into the cell before"
+
+
 def test_first_tutorial_prints_the_notebook_numbers(site):
     """Tutorial 01 shows the gradients [4, 6] and [3, 48] and draws its figure."""
     html = read(site, "auto_examples/plot_01_autograd_basics.html")
