@@ -334,7 +334,7 @@ plot_contour_with_paths(
     xlabel=r"$\theta_1$",
     ylabel=r"$\theta_2$",
 )
-ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 distance = {name: path[-1].norm().item() for name, path in paths.items()}
 for name, d in distance.items():
     print(f"{name:27s} distance to the minimum after {steps} steps: {d:.4f}")
@@ -393,7 +393,7 @@ plot_contour_with_paths(
     xlabel=r"$\theta_1$",
     ylabel=r"$\theta_2$",
 )
-ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 for line in ax.get_lines():
     if line.get_label().startswith("GD"):
         line.set_zorder(3)  # the shortest path, drawn over the others
