@@ -87,6 +87,9 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib", "gradbook_sphinx.reset_seeds"),
     "reset_modules_order": "before",
     "doc_module": ("gradbook",),
+    # backreferences under the defining module (gradbook.train.fit), as the API pages
+    # document them, not under the shorter re-export (gradbook.fit)
+    "prefer_full_module": {r"^gradbook"},
     "backreferences_dir": "gen_modules/backreferences",
     "reference_url": {"gradbook": None},
     "inspect_global_variables": False,

@@ -272,7 +272,9 @@ def write_execution_times(app) -> None:
 # ---------------------------------------------------------------------------
 def add_minigallery(app, what, name, obj, options, lines):
     """Append a mini-gallery of the examples that use ``name`` to its API entry."""
-    if what not in ("class", "function") or not name.startswith(app.config.gradbook_package):
+    if what not in ("class", "exception", "function") or not name.startswith(
+        app.config.gradbook_package
+    ):
         return
     backrefs = app.config.sphinx_gallery_conf.get("backreferences_dir")
     if not backrefs:
