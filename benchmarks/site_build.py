@@ -40,6 +40,7 @@ def build(docs: Path) -> tuple[float, list[str]]:
         sys.executable,
         "-m",
         "sphinx",
+        "--no-color",
         "-b",
         "html",
         "-W",

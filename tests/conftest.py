@@ -32,6 +32,7 @@ def sphinx_build(srcdir: Path, *extra: str, timeout: float = 900) -> Build:
         sys.executable,
         "-m",
         "sphinx",
+        "--no-color",
         "-b",
         "html",
         "-W",

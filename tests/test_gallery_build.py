@@ -31,6 +31,7 @@ sphinx_gallery_conf = {{**sphinx_gallery_conf, "doc_module": ("minipkg",),
                        "reset_modules": ("matplotlib",), "reference_url": {{}}}}
 exclude_patterns = exclude_patterns + ["theory", "api"]
 html_static_path = []
+html_favicon = None
 html_css_files = []
 """
 
