@@ -153,3 +153,22 @@ def test_only_numbered_plot_scripts_execute(project):
     build = sphinx_build(project)
     assert build.returncode == 0, build.output[-3000:]
     assert "never run" not in build.output
+
+
+def test_a_broken_cross_reference_fails_the_build(project):
+    """nitpicky: a reference to a missing object or label fails; other projects' names pass."""
+    index = project / "index.rst"
+    index.write_text(INDEX + "   refs\n", encoding="utf-8")
+    write(
+        project / "refs.rst",
+        "Refs\n====\n\nTensors: :class:`torch.Tensor`, :func:`torch.no_grad`.\n",
+    )
+    build = sphinx_build(project)
+    assert build.returncode == 0, build.output[-3000:]
+
+    with (project / "refs.rst").open("a", encoding="utf-8") as refs:
+        refs.write("\nMissing: :class:`minipkg.a.NoSuchThing` and :ref:`no-such-label`.\n")
+    build = sphinx_build(project)
+    assert build.returncode != 0
+    assert "py:class reference target not found: minipkg.a.NoSuchThing" in build.output
+    assert "undefined label: 'no-such-label'" in build.output
