@@ -25,8 +25,7 @@ class Build:
     src: Path
 
 
-def sphinx_build(srcdir: Path, *extra: str, timeout: float = 900) -> Build:
-    """Run a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
+def _command(srcdir: Path, extra: tuple[str, ...]) -> tuple[list[str], Path]:
     outdir = srcdir / "_build" / "html"
     cmd = [
         sys.executable,
@@ -43,9 +42,34 @@ def sphinx_build(srcdir: Path, *extra: str, timeout: float = 900) -> Build:
         str(srcdir),
         str(outdir),
     ]
+    return cmd, outdir
+
+
+def start_sphinx_build(srcdir: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    """Start a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
+    cmd, outdir = _command(srcdir, extra)
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    return Build(proc.returncode, proc.stdout + proc.stderr, outdir, srcdir)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    return proc, outdir
+
+
+def finish(proc: subprocess.Popen, outdir: Path, srcdir: Path, timeout: float = 900) -> Build:
+    """Wait for a build started by :func:`start_sphinx_build`."""
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        output += f"\n(killed after {timeout} s)"
+    return Build(proc.returncode, output, outdir, srcdir)
+
+
+def sphinx_build(srcdir: Path, *extra: str, timeout: float = 900) -> Build:
+    """Run a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
+    proc, outdir = start_sphinx_build(srcdir, *extra)
+    return finish(proc, outdir, srcdir, timeout)
 
 
 def copy_site(dest: Path) -> Path:
@@ -58,13 +82,29 @@ def copy_site(dest: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Build:
+def two_clean_builds(tmp_path_factory) -> tuple[Build, Build]:
+    """The real site, built strictly twice from clean copies, side by side (2 cores).
+
+    The first is what the page, browser and notebook tests read; the second exists to
+    show that the build is reproducible (same printed outputs on every page).
+    """
+    started = []
+    for name in ("site", "site-again"):
+        docs = copy_site(tmp_path_factory.mktemp(name))
+        started.append((*start_sphinx_build(docs), docs))
+    builds = tuple(finish(*run) for run in started)
+    for build in builds:
+        if build.returncode != 0:
+            pytest.fail(
+                f"strict site build failed (exit {build.returncode}):\n{build.output[-6000:]}"
+            )
+    return builds
+
+
+@pytest.fixture(scope="session")
+def site(two_clean_builds) -> Build:
     """The real site, built strictly into a temporary folder (executes every tutorial)."""
-    docs = copy_site(tmp_path_factory.mktemp("site"))
-    build = sphinx_build(docs)
-    if build.returncode != 0:
-        pytest.fail(f"strict site build failed (exit {build.returncode}):\n{build.output[-6000:]}")
-    return build
+    return two_clean_builds[0]
 
 
 # docs/_ext holds the Sphinx glue (gradbook_sphinx); its helpers are unit-tested too.

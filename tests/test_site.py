@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
@@ -169,3 +172,110 @@ def test_built_pages_reference_no_remote_script_or_style(site):
         if remote:
             offenders[str(page.relative_to(site.html))] = remote
     assert not offenders
+
+
+class Anchors(HTMLParser):
+    """The ids a page defines and the URLs it points at (links, images, scripts...)."""
+
+    LINKING = {"a", "link", "img", "script", "source", "iframe", "video", "audio"}
+
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        if tag == "a" and attributes.get("name"):
+            self.ids.add(attributes["name"])
+        if tag in self.LINKING:
+            self.urls += [attributes[k] for k in ("href", "src") if attributes.get(k) is not None]
+
+
+def built_pages(build) -> dict[Path, Anchors]:
+    """Every HTML page of the site, parsed (the theme's Jinja macros in _static are not pages)."""
+    pages = {}
+    for path in sorted(build.html.rglob("*.html")):
+        if path.relative_to(build.html).parts[0] == "_static":
+            continue
+        parsed = Anchors()
+        parsed.feed(path.read_text(encoding="utf-8"))
+        pages[path.resolve()] = parsed
+    return pages
+
+
+def test_every_internal_link_points_at_an_existing_file_and_anchor(site):
+    """No broken internal link: each relative URL names a built file, each #anchor an id in it."""
+    pages = built_pages(site)
+    broken, checked, anchors = [], 0, 0
+    for path, parsed in pages.items():
+        for url in parsed.urls:
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("//"):
+                continue  # links to other sites are checked by no test: nothing is fetched
+            checked += 1
+            target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+            if target.is_dir():
+                target = target / "index.html"
+            where = f"{path.relative_to(site.html.resolve())}: {url}"
+            if not target.is_file():
+                broken.append(where)
+            elif parts.fragment and target.suffix == ".html":
+                anchors += 1
+                if unquote(parts.fragment) not in pages[target].ids:
+                    broken.append(where + " (no such anchor)")
+    assert not broken, "\n".join(broken[:50])
+    # the site is cross-linked: navigation, API entries, tutorial cards, back-references
+    assert len(pages) >= 30 and checked > 2000 and anchors > 500, (len(pages), checked, anchors)
+
+
+class Outputs(HTMLParser):
+    """The text a page prints: sphinx-gallery's script output and myst-nb's cell outputs."""
+
+    CONTAINERS = ("sphx-glr-script-out", "cell_output", "sphx-glr-script-out-html")
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0  # open elements inside the current output block (0: outside)
+        self.blocks: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        if self.depth:
+            self.depth += tag not in ("br", "img", "input", "meta", "link", "hr")
+        elif any(c in classes for c in self.CONTAINERS):
+            self.depth = 1
+            self.blocks.append("")
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.blocks[-1] += data
+
+
+def printed_outputs(build) -> dict[str, list[str]]:
+    outputs = {}
+    for path in sorted(build.html.rglob("*.html")):
+        parser = Outputs()
+        parser.feed(path.read_text(encoding="utf-8"))
+        if parser.blocks:
+            outputs[str(path.relative_to(build.html))] = parser.blocks
+    return outputs
+
+
+def test_two_clean_builds_print_the_same_outputs(two_clean_builds):
+    """Seeding works: every page prints the same text in two builds from clean copies."""
+    first, second = (printed_outputs(build) for build in two_clean_builds)
+    tutorials = {f"auto_examples/{name}.html" for name in TUTORIALS}
+    theory = {f"theory/{name}.html" for name in THEORY}
+    assert tutorials | theory <= set(first), "a page with code shows no output"
+    assert first.keys() == second.keys()
+    for page, blocks in first.items():
+        assert len(blocks) == len(second[page]), page
+        for number, (one, two) in enumerate(zip(blocks, second[page], strict=True), 1):
+            assert one == two, f"{page}, output {number} differs between two clean builds"
