@@ -28,6 +28,7 @@ import re
 import shutil
 from pathlib import Path
 
+from docutils import nodes
 from docutils.parsers.rst import Directive
 
 STAMP_NAME = ".package_stamp.json"
@@ -421,8 +422,59 @@ def drop_remote_stylesheets(app, docname, source):
         source[0] = _REMOTE_STYLESHEET.sub("", source[0])
 
 
+_ANIMATION_FRAME = re.compile(r'<img id="(_anim_img[0-9a-f]+)">')
+_ANIMATION_SLIDER = re.compile(r'<input id="(_anim_slider[0-9a-f]+)" type="range"')
+
+
+def label_animation_controls(app, docname, source):
+    """source-read: give matplotlib's JS player an alt text and a labelled slider.
+
+    The player's frame is an ``<img>`` with no ``alt`` and its slider an unlabelled
+    ``<input>``: a screen reader announces neither, and axe-core reports both as
+    critical.
+    """
+    galleries = [g.relative_to(Path(app.srcdir)).as_posix() for _, g in _gallery_pairs(app)]
+    if any(docname.startswith(g + "/") for g in galleries):
+        source[0] = _ANIMATION_FRAME.sub(
+            r'<img id="\1" alt="Animation of the figure above, one frame at a time; '
+            r'the buttons below play, pause and step it">',
+            source[0],
+        )
+        source[0] = _ANIMATION_SLIDER.sub(
+            r'<input id="\1" type="range" aria-label="Animation frame"', source[0]
+        )
+
+
+# ---------------------------------------------------------------------------
+# thumbnails: sphinx-gallery writes them with an empty alt text
+# ---------------------------------------------------------------------------
+_THUMBNAIL = re.compile(r"sphx_glr_(?P<stem>[^/]+)_thumb\.(png|svg|gif|jpg)$")
+
+
+def describe_thumbnails(app, doctree, docname):
+    """doctree-resolved: name the tutorial in each thumbnail's alt text.
+
+    A thumbnail is the only content of its link in the gallery index and in the
+    "Examples using" mini-galleries, so with ``alt=""`` the link has no accessible
+    name at all.
+    """
+    titles = {}
+    for examples_dir, gallery_dir in _gallery_pairs(app):
+        rel = gallery_dir.relative_to(Path(app.srcdir)).as_posix()
+        for script in examples_dir.glob("*.py"):
+            title = app.env.titles.get(f"{rel}/{script.stem}")
+            if title is not None:
+                titles[script.stem] = title.astext()
+    for image in doctree.findall(nodes.image):
+        match = _THUMBNAIL.search(image.get("uri", ""))
+        if match and not image.get("alt") and match["stem"] in titles:
+            image["alt"] = f"Thumbnail of the tutorial: {titles[match['stem']]}"
+
+
 def setup(app):
     app.connect("source-read", drop_remote_stylesheets)
+    app.connect("source-read", label_animation_controls)
+    app.connect("doctree-resolved", describe_thumbnails)
     app.add_directive("gradbook-tutorial-cards", TutorialCards)
     app.add_directive("gradbook-module", ModulePage)
     app.add_config_value("gradbook_package_dir", "", "env")
