@@ -1,21 +1,42 @@
-"""The built site in a real browser (headless Chromium): offline, typeset, complete.
+"""The built site as a reader gets it: every page in a real browser, offline.
 
-Serves the strict build from the ``site`` fixture on 127.0.0.1 and visits pages with
-Playwright driving Debian's chromium. Set GRADBOOK_SCREENSHOTS=<folder> to keep a
-full-page screenshot of every visited page.
+Serves the strict build from the ``site`` fixture on 127.0.0.1 and opens every page
+in headless Chromium (Debian's package, driven by Playwright). Requests to any other
+host are blocked and counted. Each page is checked once, and the tests below read
+that record:
+
+- nothing leaves the machine, nothing on the site is missing (no 4xx/5xx), the
+  console stays free of errors;
+- MathJax (bundled) typesets every formula, with no error node and no raw TeX left
+  in the visible text;
+- accessibility basics: a title and a ``lang``, alt text on every image, headings
+  that do not skip a level, and no critical or serious violation in an axe-core
+  audit (axe-core 4.12, as bundled by the ``axe-playwright-python`` package);
+- the gallery shows a thumbnail per tutorial, each tutorial's download links serve
+  its ``.py`` and ``.ipynb``, and search works offline.
+
+Full-page screenshots of the landing page, each tutorial and each theory page are
+saved under ``build/screenshots/`` (or ``$GRADBOOK_SCREENSHOTS``), with a summary
+of the audit in ``reader-report.json`` beside them.
+
+Without Chromium the tests are skipped with the reason; with ``CI`` set they fail.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import json
 import os
 import shutil
 import tempfile
 import threading
+from dataclasses import asdict, dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
+import nbformat
 import pytest
 from conftest import ROOT
 
@@ -34,6 +55,54 @@ FLAGS = [
 ]
 TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
 THEORY = sorted(p.stem for p in (ROOT / "docs" / "theory").glob("*.md") if p.stem != "index")
+SCREENSHOTS = Path(os.environ.get("GRADBOOK_SCREENSHOTS") or ROOT / "build" / "screenshots")
+LOCAL_HOSTS = {"127.0.0.1"}
+
+# What the page shows a reader, gathered in the page once MathJax has finished.
+AUDIT_JS = r"""
+() => {
+  const code = "pre, code, kbd, samp, script, style, textarea, mjx-container, .highlight, .sig";
+  const tex = /\$\$|\\[a-zA-Z]+|\\[()\[\]]/;
+  const rawTex = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest(code) || !parent.checkVisibility()) continue;
+    if (tex.test(node.textContent)) rawTex.push(node.textContent.trim().slice(0, 80));
+  }
+  const math = [...document.querySelectorAll("span.math, div.math")];
+  return {
+    title: document.title.trim(),
+    lang: document.documentElement.getAttribute("lang") || "",
+    formulas: document.querySelectorAll("mjx-container").length,
+    math_elements: math.length,
+    untypeset: math.filter(m => !m.querySelector("mjx-container"))
+                   .map(m => m.textContent.slice(0, 60)),
+    merrors: [...document.querySelectorAll("mjx-merror")].map(e => e.textContent.slice(0, 60)),
+    raw_tex: rawTex,
+    headings: [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")]
+                .map(h => [Number(h.tagName[1]), h.textContent.trim().slice(0, 60)]),
+    images: document.querySelectorAll("img").length,
+    no_alt: [...document.querySelectorAll("img")]
+              .filter(i => !(i.getAttribute("alt") || "").trim())
+              .map(i => (i.getAttribute("src") || "").slice(0, 80)),
+  };
+}
+"""
+
+
+@dataclass
+class PageRecord:
+    """What one page did and showed in the browser."""
+
+    path: str
+    offsite: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    bad_status: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+    violations: list[dict] = field(default_factory=list)
+    screenshot: str | None = None
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -53,17 +122,23 @@ def server(site):
     httpd.server_close()
 
 
+def _missing_browser(message: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI must run the browser tests")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def browser_context():
-    """A persistent Chromium context in a fresh profile folder."""
+    """A persistent Chromium context in a fresh profile folder, with no way off the machine."""
     if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing (Debian package 'chromium'; `make test` installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    sync_api = pytest.importorskip("playwright.sync_api")
+        _missing_browser(f"{CHROMIUM} is missing (Debian package 'chromium'; .ci/run installs it)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing_browser("playwright is not installed (pip install -e '.[test]')")
     profile = tempfile.mkdtemp(prefix="gradbook-chromium-")
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             profile,
             executable_path=CHROMIUM,
@@ -71,95 +146,282 @@ def browser_context():
             headless=True,
             viewport={"width": 1280, "height": 900},
         )
+        context.offsite = []  # every request to another host, blocked
+
+        def gate(route):
+            if urlparse(route.request.url).hostname in LOCAL_HOSTS:
+                route.continue_()
+            else:
+                context.offsite.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", gate)
         yield context
         context.close()
     shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.fixture
-def visit(server, browser_context):
-    """Open a page; return it with the hosts it requested and the console errors."""
-    opened = []
+def open_page(context, url: str, record: PageRecord):
+    """Open ``url`` in a new tab, logging failures, bad statuses and console errors."""
+    page = context.new_page()
+    page.on("requestfailed", lambda r: record.failed.append(f"{r.url} ({r.failure})"))
+    page.on(
+        "response",
+        lambda r: record.bad_status.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    page.on(
+        "console", lambda m: record.console_errors.append(m.text) if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: record.console_errors.append(str(e)))
+    page.goto(url, wait_until="networkidle")
+    # MathJax typesets after load, then fetches its fonts: wait for both
+    page.evaluate("() => (window.MathJax && MathJax.startup) ? MathJax.startup.promise : null")
+    page.wait_for_load_state("networkidle")
+    return page
 
-    def _visit(path: str):
-        page = browser_context.new_page()
-        hosts, errors, failed = set(), [], []
-        page.on("request", lambda r: hosts.add(urlparse(r.url).hostname or r.url.split(":")[0]))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("requestfailed", lambda r: failed.append(r.url))
-        page.goto(f"{server}/{path}", wait_until="networkidle")
-        opened.append(page)
-        shots = os.environ.get("GRADBOOK_SCREENSHOTS")
-        if shots:
-            Path(shots).mkdir(parents=True, exist_ok=True)
-            page.screenshot(
-                path=str(Path(shots) / (path.replace("/", "_") + ".png")), full_page=True
-            )
-        return page, hosts, errors, failed
 
-    yield _visit
-    for page in opened:
+def built_pages(site) -> list[str]:
+    """Every HTML page of the build (the theme's Jinja macros in _static are not pages)."""
+    return sorted(
+        p.relative_to(site.html).as_posix()
+        for p in site.html.rglob("*.html")
+        if p.relative_to(site.html).parts[0] != "_static"
+    )
+
+
+def wants_screenshot(path: str) -> bool:
+    return path == "index.html" or path.startswith(("auto_examples/plot_", "theory/"))
+
+
+@pytest.fixture(scope="module")
+def reader(site, server, browser_context) -> dict[str, PageRecord]:
+    """Every page, opened once: requests, console, typesetting, accessibility, screenshots."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    records = {}
+    for path in built_pages(site):
+        record = PageRecord(path)
+        before = len(browser_context.offsite)
+        page = open_page(browser_context, f"{server}/{path}", record)
+        record.facts = page.evaluate(AUDIT_JS)
+        if wants_screenshot(path):
+            shot = SCREENSHOTS / (path.removesuffix(".html").replace("/", "__") + ".png")
+            page.screenshot(path=str(shot), full_page=True)
+            record.screenshot = str(shot)
+        # preload=False: axe would re-fetch the stylesheets, resolving the theme's
+        # @import "../basic.css" against the page instead of the stylesheet (a 404
+        # that is axe's, not the site's)
+        results = axe.run(page, options={"resultTypes": ["violations"], "preload": False})
+        record.violations = [
+            {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
+            for v in results.response["violations"]
+        ]
+        record.offsite = browser_context.offsite[before:]
         page.close()
+        records[path] = record
+    summary = {
+        "pages": len(records),
+        "formulas_typeset": sum(r.facts["formulas"] for r in records.values()),
+        "offsite_requests": sum(len(r.offsite) for r in records.values()),
+        "screenshots": sum(r.screenshot is not None for r in records.values()),
+        "axe_violations": sum(len(r.violations) for r in records.values()),
+        "pages_detail": [asdict(r) for r in records.values()],
+    }
+    (SCREENSHOTS / "reader-report.json").write_text(json.dumps(summary, indent=1))
+    return records
 
 
-def wait_for_math(page) -> int:
-    """Wait until MathJax has typeset the page; return the number of formulas."""
-    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-    page.evaluate("() => MathJax.startup.promise")
-    return page.locator("mjx-container").count()
+def offenders(reader, attribute: str) -> dict[str, list]:
+    return {p: getattr(r, attribute) for p, r in reader.items() if getattr(r, attribute)}
 
 
-def assert_offline_and_clean(hosts, errors, failed):
-    assert hosts <= {"127.0.0.1", "data", "blob"}, f"requests left the machine: {hosts}"
-    assert not failed, f"failed requests: {failed}"
-    assert not errors, f"console errors: {errors}"
+def test_every_page_was_read(reader):
+    """The audit covers every built page: tutorials, theory, API, indexes, search."""
+    expected = {f"auto_examples/{t}.html" for t in TUTORIALS}
+    expected |= {f"theory/{t}.html" for t in THEORY}
+    expected |= {"index.html", "auto_examples/index.html", "api/index.html", "search.html"}
+    assert expected <= set(reader)
+    assert len(reader) >= 30
 
 
-def test_landing_page_leads_into_the_tutorials(visit):
-    """The landing page loads offline and links the tutorials, theory and API."""
-    page, hosts, errors, failed = visit("index.html")
-    assert_offline_and_clean(hosts, errors, failed)
+def test_no_request_leaves_the_machine(reader):
+    """Every script, style, font and image comes from the site itself: zero off-site requests."""
+    assert not offenders(reader, "offsite")
+
+
+def test_nothing_on_the_site_is_missing(reader):
+    """No same-site request fails or answers 4xx/5xx (links, images, styles, scripts, fonts)."""
+    assert not offenders(reader, "failed")
+    assert not offenders(reader, "bad_status")
+
+
+def test_no_console_errors(reader):
+    """No page logs an error or throws."""
+    assert not offenders(reader, "console_errors")
+
+
+def test_mathjax_typesets_every_formula(reader):
+    """Each math element holds typeset output, no MathJax error, no raw TeX in the text."""
+    problems = {}
+    for path, record in reader.items():
+        facts = record.facts
+        found = {k: facts[k] for k in ("untypeset", "merrors", "raw_tex") if facts[k]}
+        if facts["formulas"] < facts["math_elements"]:
+            found["formulas"] = (facts["formulas"], facts["math_elements"])
+        if found:
+            problems[path] = found
+    assert not problems
+    # every tutorial and theory page teaches with formulas, and shows them typeset
+    for path in [f"auto_examples/{t}.html" for t in TUTORIALS] + [
+        f"theory/{t}.html" for t in THEORY
+    ]:
+        assert reader[path].facts["formulas"] > 0, path
+
+
+def test_every_page_has_a_title_and_a_language(reader):
+    """A reader's tab and screen reader both need them."""
+    missing = {
+        p: r.facts["title"] or "no title" if not r.facts["lang"] else "no title"
+        for p, r in reader.items()
+        if not (r.facts["title"] and r.facts["lang"])
+    }
+    assert not missing
+    assert all(r.facts["lang"] == "en" for r in reader.values())
+
+
+def test_every_image_has_alt_text(reader):
+    """Figures, thumbnails and the animation frame all say what they show."""
+    assert not {p: r.facts["no_alt"] for p, r in reader.items() if r.facts["no_alt"]}
+    assert sum(r.facts["images"] for r in reader.values()) > 50
+
+
+def test_headings_do_not_skip_levels(reader):
+    """Each page starts at h1 and never goes down more than one level at a time."""
+    skips = {}
+    for path, record in reader.items():
+        levels = [level for level, _ in record.facts["headings"]]
+        if not levels or levels[0] != 1:
+            skips[path] = record.facts["headings"][:3]
+            continue
+        jumps = [
+            (record.facts["headings"][i + 1][1], a, b)
+            for i, (a, b) in enumerate(zip(levels, levels[1:], strict=False))
+            if b > a + 1
+        ]
+        if jumps:
+            skips[path] = jumps
+    assert not skips
+
+
+def test_axe_finds_no_critical_or_serious_violation(reader):
+    """axe-core's audit of every page, the landing page and each tutorial included."""
+    severe = {
+        path: [v for v in record.violations if v["impact"] in ("critical", "serious")]
+        for path, record in reader.items()
+    }
+    assert not {p: v for p, v in severe.items() if v}
+
+
+def test_screenshots_are_saved(reader):
+    """A full-page screenshot of the landing page and each tutorial is kept for review."""
+    for name in ["index"] + [f"auto_examples__{t}" for t in TUTORIALS]:
+        shot = SCREENSHOTS / f"{name}.png"
+        assert shot.is_file() and shot.stat().st_size > 10_000, shot
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_landing_page_leads_into_the_tutorials(server, browser_context):
+    """The landing page links the tutorials, theory and API, and a card per tutorial."""
+    page = open_page(browser_context, f"{server}/index.html", PageRecord("index.html"))
     assert "gradbook" in page.title()
     for target in ("auto_examples/index.html", "theory/index.html", "api/index.html"):
         assert page.locator(f'a[href="{target}"]').count() >= 1, target
+    for name in TUTORIALS:
+        assert page.locator(f'a[href^="auto_examples/{name}.html"]').count() >= 1, name
+    page.close()
 
 
-@pytest.mark.parametrize("name", TUTORIALS)
-def test_tutorial_renders_math_and_figures_offline(visit, name):
-    """Each tutorial typesets its math with the bundled MathJax and shows its figures."""
-    page, hosts, errors, failed = visit(f"auto_examples/{name}.html")
-    assert wait_for_math(page) > 0
-    images = page.locator("img.sphx-glr-single-img, img.sphx-glr-multi-img")
-    for i in range(images.count()):
-        assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
-    # MathJax reports unknown macros and bad TeX as merror nodes
-    assert page.locator("mjx-merror").count() == 0
-    assert page.locator("button.copybtn").count() > 0
-    assert_offline_and_clean(hosts, errors, failed)
-
-
-@pytest.mark.parametrize("name", THEORY)
-def test_theory_page_typesets(visit, name):
-    """Theory pages typeset their math with no errors and no network."""
-    page, hosts, errors, failed = visit(f"theory/{name}.html")
-    assert wait_for_math(page) > 0
-    assert page.locator("mjx-merror").count() == 0
-    assert_offline_and_clean(hosts, errors, failed)
-
-
-def test_gallery_index_shows_a_thumbnail_per_tutorial(visit):
+def test_gallery_index_shows_a_thumbnail_per_tutorial(server, browser_context):
     """The gallery index has one card with a loaded thumbnail for every tutorial."""
-    page, hosts, errors, failed = visit("auto_examples/index.html")
+    record = PageRecord("auto_examples/index.html")
+    page = open_page(browser_context, f"{server}/auto_examples/index.html", record)
     thumbs = page.locator(".sphx-glr-thumbcontainer img")
     assert thumbs.count() == len(TUTORIALS)
     for i in range(thumbs.count()):
         assert thumbs.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
-    assert_offline_and_clean(hosts, errors, failed)
+    page.close()
+    assert not (record.failed or record.bad_status or record.console_errors)
 
 
-def test_search_works_offline(visit, server):
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_tutorial_shows_its_figures_and_serves_its_downloads(server, browser_context, name):
+    """Figures load; the download links return this tutorial's .py and a valid .ipynb."""
+    record = PageRecord(name)
+    page = open_page(browser_context, f"{server}/auto_examples/{name}.html", record)
+    images = page.locator("img.sphx-glr-single-img, img.sphx-glr-multi-img")
+    assert images.count() > 0
+    for i in range(images.count()):
+        assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.locator("button.copybtn").count() > 0
+    links = page.locator(".sphx-glr-download a")
+    hrefs = {
+        Path(urlparse(h).path).suffix: h for h in links.evaluate_all("a => a.map(x => x.href)")
+    }
+    assert set(hrefs) == {".py", ".ipynb", ".zip"}, hrefs
+    script = browser_context.request.get(hrefs[".py"])
+    assert script.status == 200
+    source = (ROOT / "gallery" / f"{name}.py").read_text(encoding="utf-8")
+    assert ast.get_docstring(ast.parse(script.text())) == ast.get_docstring(ast.parse(source))
+    notebook = browser_context.request.get(hrefs[".ipynb"])
+    assert notebook.status == 200
+    nbformat.validate(nbformat.reads(notebook.text(), as_version=4))
+    page.close()
+    assert not (record.failed or record.bad_status or record.console_errors)
+
+
+def test_search_works_offline(server, browser_context):
     """The search page finds the first tutorial from its bundled index."""
-    page, hosts, errors, failed = visit("search.html?q=requires_grad")
+    record = PageRecord("search.html")
+    page = open_page(browser_context, f"{server}/search.html?q=requires_grad", record)
     page.wait_for_selector("#search-results li", timeout=15000)
     assert page.locator("#search-results li").count() >= 1
-    assert_offline_and_clean(hosts, errors, failed)
+    page.close()
+    assert not (record.failed or record.bad_status or record.console_errors)
+
+
+def test_the_animation_plays_offline(server, browser_context):
+    """Tutorial 09's optimizer race: the player's buttons have their icons and step frames."""
+    record = PageRecord("plot_09")
+    page = open_page(browser_context, f"{server}/auto_examples/plot_09_optimizers.html", record)
+    slider = page.locator("input.anim-slider")
+    assert slider.count() == 1 and slider.input_value() == "0"
+    frame = page.locator("img[id^=_anim_img]")
+    first = frame.get_attribute("src")
+    page.locator("button[title='Next frame']").click()
+    assert slider.input_value() == "1"
+    assert frame.get_attribute("src") != first
+    # the play/pause icons come from the theme's bundled Font Awesome, not a CDN
+    icon = page.locator(".anim-buttons i").first
+    assert icon.evaluate("i => getComputedStyle(i, '::before').content") not in ("none", "")
+    page.close()
+    assert not (record.failed or record.bad_status or record.console_errors)
+
+
+def test_the_gate_counts_and_blocks_offsite_requests(server, browser_context):
+    """The zero above is measured: a page that asks another host for a file is caught."""
+    before = len(browser_context.offsite)
+    record = PageRecord("probe")
+    page = open_page(browser_context, f"{server}/index.html", record)
+    page.evaluate(
+        """() => new Promise(done => {
+             const img = new Image();
+             img.onload = img.onerror = () => done();
+             img.src = "https://cdn.example.org/probe.png";
+           })"""
+    )
+    page.close()
+    assert browser_context.offsite[before:] == ["https://cdn.example.org/probe.png"]
+    assert any("cdn.example.org" in failure for failure in record.failed)
+    browser_context.offsite[before:] = []  # the probe is not the site's request
