@@ -12,13 +12,14 @@ SPHINXOPTS ?= -W --keep-going
 SOURCEDIR  := docs
 BUILDDIR   := docs/_build
 
-.PHONY: help html html-noplot livehtml test bench lint clean browser
+.PHONY: help html html-noplot livehtml test test-fast bench lint clean browser
 
 help:
 	@echo "make html         build the site (executes every tutorial) into $(BUILDDIR)/html"
 	@echo "make html-noplot  build the layout without executing the tutorials"
 	@echo "make livehtml     rebuild and reload in the browser on every change"
-	@echo "make test         run the test suite (unit tests, tutorials, site build, browser)"
+	@echo "make test         run the test suite (unit tests, site builds, browser, notebooks)"
+	@echo "make test-fast    run the package's unit tests only"
 	@echo "make bench        run the benchmarks in benchmarks/"
 	@echo "make lint         ruff check and format check"
 	@echo "make clean        remove everything the build generated"
@@ -43,19 +44,16 @@ livehtml: $(VENV)/.stamp-dev
 	$(BIN)/sphinx-autobuild -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees --host 127.0.0.1 \
 		--watch src --watch gallery $(SOURCEDIR) $(BUILDDIR)/html
 
-# Browser tests drive Debian's chromium; install it when we can (CI runs as root).
+# Browser tests drive Debian's chromium; install it when we can (root or sudo).
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "Installing chromium for the browser tests"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-		else \
-			echo "chromium is missing: install Debian's chromium package for the browser tests"; \
-		fi; \
-	fi
+	@bash .ci/install-chromium || echo "the browser tests will be skipped"
 
 test: $(VENV)/.stamp-test browser
 	$(BIN)/python -m pytest
+
+# The package's unit tests alone: no site build, no browser, no notebooks (seconds).
+test-fast: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(VENV)/.stamp-dev
 	@for script in benchmarks/*.py; do \
@@ -68,4 +66,4 @@ lint: $(VENV)/.stamp-dev
 
 clean:
 	rm -rf $(BUILDDIR) $(SOURCEDIR)/auto_examples $(SOURCEDIR)/gen_modules \
-		$(SOURCEDIR)/sg_execution_times.rst $(SOURCEDIR)/jupyter_execute
+		$(SOURCEDIR)/sg_execution_times.rst $(SOURCEDIR)/jupyter_execute build
