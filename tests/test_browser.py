@@ -425,3 +425,12 @@ def test_the_gate_counts_and_blocks_offsite_requests(server, browser_context):
     assert browser_context.offsite[before:] == ["https://cdn.example.org/probe.png"]
     assert any("cdn.example.org" in failure for failure in record.failed)
     browser_context.offsite[before:] = []  # the probe is not the site's request
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_missing_browser_skips_for_readers_and_fails_in_ci(monkeypatch, ci):
+    """Without Chromium a reader sees a skip with the reason; CI sees a failure."""
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(expected, match="chromium is missing"):
+        _missing_browser("chromium is missing")
