@@ -149,7 +149,8 @@ def browser_context():
         context.offsite = []  # every request to another host, blocked
 
         def gate(route):
-            if urlparse(route.request.url).hostname in LOCAL_HOSTS:
+            url = urlparse(route.request.url)
+            if url.hostname in LOCAL_HOSTS or url.scheme == "file":
                 route.continue_()
             else:
                 context.offsite.append(route.request.url)
@@ -434,3 +435,22 @@ def test_a_missing_browser_skips_for_readers_and_fails_in_ci(monkeypatch, ci):
     expected = pytest.fail.Exception if ci else pytest.skip.Exception
     with pytest.raises(expected, match="chromium is missing"):
         _missing_browser("chromium is missing")
+
+
+@pytest.mark.parametrize(
+    "path", ["index.html", "auto_examples/plot_09_optimizers.html", "theory/foundations.html"]
+)
+def test_pages_work_straight_from_disk(site, browser_context, path):
+    """Opened as file:// (no server at all): styles, figures, math and the animation load."""
+    record = PageRecord(path)
+    page = open_page(browser_context, (site.html / path).resolve().as_uri(), record)
+    facts = page.evaluate(AUDIT_JS)
+    assert facts["formulas"] == facts["math_elements"] > 0
+    assert not facts["untypeset"] and not facts["merrors"]
+    for i in range(page.locator("img").count()):
+        image = page.locator("img").nth(i)
+        assert image.evaluate("img => img.complete && img.naturalWidth > 0"), i
+    # the theme's stylesheet applied: the header is laid out, not an unstyled list
+    assert page.locator(".bd-header").evaluate("h => getComputedStyle(h).display") != "block"
+    page.close()
+    assert not (record.failed or record.bad_status or record.console_errors)
