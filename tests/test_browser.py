@@ -13,7 +13,9 @@ that record:
   that do not skip a level, and no critical or serious violation in an axe-core
   audit (axe-core 4.12, as bundled by the ``axe-playwright-python`` package);
 - the gallery shows a thumbnail per tutorial, each tutorial's download links serve
-  its ``.py`` and ``.ipynb``, and search works offline.
+  its ``.py`` and ``.ipynb``, search works offline, the animation steps;
+- pages opened straight from disk (``file://``) still load, and a few pages pass
+  the audit in dark mode too.
 
 Full-page screenshots of the landing page, each tutorial and each theory page are
 saved under ``build/screenshots/`` (or ``$GRADBOOK_SCREENSHOTS``), with a summary
@@ -162,9 +164,10 @@ def browser_context():
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def open_page(context, url: str, record: PageRecord):
+def open_page(context, url: str, record: PageRecord, color_scheme: str = "light"):
     """Open ``url`` in a new tab, logging failures, bad statuses and console errors."""
     page = context.new_page()
+    page.emulate_media(color_scheme=color_scheme)
     page.on("requestfailed", lambda r: record.failed.append(f"{r.url} ({r.failure})"))
     page.on(
         "response",
@@ -453,4 +456,25 @@ def test_pages_work_straight_from_disk(site, browser_context, path):
     # the theme's stylesheet applied: the header is laid out, not an unstyled list
     assert page.locator(".bd-header").evaluate("h => getComputedStyle(h).display") != "block"
     page.close()
+    assert not (record.failed or record.bad_status or record.console_errors)
+
+
+@pytest.mark.parametrize(
+    "path", ["index.html", "auto_examples/plot_04_gradient_checking.html", "api/optim.html"]
+)
+def test_dark_mode_passes_the_audit_too(server, browser_context, path):
+    """The theme follows the reader's dark preference; axe finds nothing severe there either."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    record = PageRecord(path)
+    page = open_page(browser_context, f"{server}/{path}", record, color_scheme="dark")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    results = Axe().run(page, options={"resultTypes": ["violations"], "preload": False})
+    severe = [
+        (v["id"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("critical", "serious")
+    ]
+    page.close()
+    assert not severe
     assert not (record.failed or record.bad_status or record.console_errors)
