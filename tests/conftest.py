@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
+THEORY = sorted(p.stem for p in (ROOT / "docs" / "theory").glob("*.md") if p.stem != "index")
 GENERATED = ("_build", "auto_examples", "gen_modules", "jupyter_execute", "sg_execution_times.rst")
 
 
@@ -105,6 +107,11 @@ def two_clean_builds(tmp_path_factory) -> tuple[Build, Build]:
 def site(two_clean_builds) -> Build:
     """The real site, built strictly into a temporary folder (executes every tutorial)."""
     return two_clean_builds[0]
+
+
+def html_pages(html: Path) -> list[Path]:
+    """Every HTML page of a build (the theme's Jinja macros in _static are not pages)."""
+    return sorted(p for p in html.rglob("*.html") if p.relative_to(html).parts[0] != "_static")
 
 
 # docs/_ext holds the Sphinx glue (gradbook_sphinx); its helpers are unit-tested too.

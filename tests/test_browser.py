@@ -40,7 +40,7 @@ from urllib.parse import urlparse
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, THEORY, TUTORIALS, html_pages
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,6 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
-THEORY = sorted(p.stem for p in (ROOT / "docs" / "theory").glob("*.md") if p.stem != "index")
 SCREENSHOTS = Path(os.environ.get("GRADBOOK_SCREENSHOTS") or ROOT / "build" / "screenshots")
 LOCAL_HOSTS = {"127.0.0.1"}
 
@@ -184,15 +182,6 @@ def open_page(context, url: str, record: PageRecord, color_scheme: str = "light"
     return page
 
 
-def built_pages(site) -> list[str]:
-    """Every HTML page of the build (the theme's Jinja macros in _static are not pages)."""
-    return sorted(
-        p.relative_to(site.html).as_posix()
-        for p in site.html.rglob("*.html")
-        if p.relative_to(site.html).parts[0] != "_static"
-    )
-
-
 def wants_screenshot(path: str) -> bool:
     return path == "index.html" or path.startswith(("auto_examples/plot_", "theory/"))
 
@@ -205,7 +194,7 @@ def reader(site, server, browser_context) -> dict[str, PageRecord]:
     axe = Axe()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     records = {}
-    for path in built_pages(site):
+    for path in (p.relative_to(site.html).as_posix() for p in html_pages(site.html)):
         record = PageRecord(path)
         before = len(browser_context.offsite)
         page = open_page(browser_context, f"{server}/{path}", record)

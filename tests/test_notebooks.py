@@ -28,11 +28,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, TUTORIALS
 
 pytestmark = pytest.mark.slow
 
-TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
 
 ENV = ROOT / "build" / "notebook-env"
 STAMP = ENV / "gradbook-stamp.json"

@@ -10,12 +10,10 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, THEORY, TUTORIALS, html_pages
 
 pytestmark = pytest.mark.slow
 
-TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
-THEORY = sorted(p.stem for p in (ROOT / "docs" / "theory").glob("*.md") if p.stem != "index")
 API = sorted(p.stem for p in (ROOT / "docs" / "api").glob("*.rst") if p.stem != "index")
 
 
@@ -195,11 +193,9 @@ class Anchors(HTMLParser):
 
 
 def built_pages(build) -> dict[Path, Anchors]:
-    """Every HTML page of the site, parsed (the theme's Jinja macros in _static are not pages)."""
+    """Every HTML page of the site, parsed."""
     pages = {}
-    for path in sorted(build.html.rglob("*.html")):
-        if path.relative_to(build.html).parts[0] == "_static":
-            continue
+    for path in html_pages(build.html):
         parsed = Anchors()
         parsed.feed(path.read_text(encoding="utf-8"))
         pages[path.resolve()] = parsed
@@ -260,7 +256,7 @@ class Outputs(HTMLParser):
 
 def printed_outputs(build) -> dict[str, list[str]]:
     outputs = {}
-    for path in sorted(build.html.rglob("*.html")):
+    for path in html_pages(build.html):
         parser = Outputs()
         parser.feed(path.read_text(encoding="utf-8"))
         if parser.blocks:

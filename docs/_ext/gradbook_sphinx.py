@@ -407,6 +407,12 @@ class TutorialCards(Directive):
 # ---------------------------------------------------------------------------
 # animations: matplotlib's JS player links Font Awesome 4 from a CDN
 # ---------------------------------------------------------------------------
+def _is_gallery_page(app, docname: str) -> bool:
+    """Whether ``docname`` is a page sphinx-gallery generated."""
+    galleries = [g.relative_to(Path(app.srcdir)).as_posix() for _, g in _gallery_pairs(app)]
+    return any(docname.startswith(g + "/") for g in galleries)
+
+
 _REMOTE_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]+"\s*/?>')
 
 
@@ -417,8 +423,7 @@ def drop_remote_stylesheets(app, docname, source):
     buttons. The theme already bundles Font Awesome (whose CSS keeps the v4 icon
     names), so the buttons keep their icons and the page needs no network.
     """
-    galleries = [g.relative_to(Path(app.srcdir)).as_posix() for _, g in _gallery_pairs(app)]
-    if any(docname.startswith(g + "/") for g in galleries):
+    if _is_gallery_page(app, docname):
         source[0] = _REMOTE_STYLESHEET.sub("", source[0])
 
 
@@ -433,8 +438,7 @@ def label_animation_controls(app, docname, source):
     ``<input>``: a screen reader announces neither, and axe-core reports both as
     critical.
     """
-    galleries = [g.relative_to(Path(app.srcdir)).as_posix() for _, g in _gallery_pairs(app)]
-    if any(docname.startswith(g + "/") for g in galleries):
+    if _is_gallery_page(app, docname):
         source[0] = _ANIMATION_FRAME.sub(
             r'<img id="\1" alt="Animation of the figure above, one frame at a time; '
             r'the buttons below play, pause and step it">',
@@ -458,17 +462,16 @@ def describe_thumbnails(app, doctree, docname):
     "Examples using" mini-galleries, so with ``alt=""`` the link has no accessible
     name at all.
     """
-    titles = {}
-    for examples_dir, gallery_dir in _gallery_pairs(app):
-        rel = gallery_dir.relative_to(Path(app.srcdir)).as_posix()
-        for script in examples_dir.glob("*.py"):
-            title = app.env.titles.get(f"{rel}/{script.stem}")
-            if title is not None:
-                titles[script.stem] = title.astext()
+    galleries = [g.relative_to(Path(app.srcdir)).as_posix() for _, g in _gallery_pairs(app)]
     for image in doctree.findall(nodes.image):
         match = _THUMBNAIL.search(image.get("uri", ""))
-        if match and not image.get("alt") and match["stem"] in titles:
-            image["alt"] = f"Thumbnail of the tutorial: {titles[match['stem']]}"
+        if not match or image.get("alt"):
+            continue
+        for gallery in galleries:
+            title = app.env.titles.get(f"{gallery}/{match['stem']}")
+            if title is not None:
+                image["alt"] = f"Thumbnail of the tutorial: {title.astext()}"
+                break
 
 
 def setup(app):
