@@ -1,118 +1,20 @@
-"""Shared fixtures: a strict build of the real site, made once per test session."""
+"""Set-up shared by every test: a headless matplotlib and the Sphinx glue importable.
+
+The unit tests of the package sit in this folder, one module per package module.
+The tests that build the site or read it (pages, browser, notebooks, hosting) are in
+``tests/site/``, with their fixtures in ``tests/site/conftest.py``.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no test ever opens a window
 
 ROOT = Path(__file__).resolve().parents[1]
-TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
-THEORY = sorted(p.stem for p in (ROOT / "docs" / "theory").glob("*.md") if p.stem != "index")
-GENERATED = ("_build", "auto_examples", "gen_modules", "jupyter_execute", "sg_execution_times.rst")
 
-
-@dataclass
-class Build:
-    """The result of one sphinx-build run."""
-
-    returncode: int
-    output: str
-    html: Path
-    src: Path
-
-
-def _command(srcdir: Path, extra: tuple[str, ...]) -> tuple[list[str], Path]:
-    outdir = srcdir / "_build" / "html"
-    cmd = [
-        sys.executable,
-        "-m",
-        "sphinx",
-        "--no-color",
-        "-b",
-        "html",
-        "-W",
-        "--keep-going",
-        "-d",
-        str(srcdir / "_build" / "doctrees"),
-        *extra,
-        str(srcdir),
-        str(outdir),
-    ]
-    return cmd, outdir
-
-
-def start_sphinx_build(srcdir: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
-    """Start a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
-    cmd, outdir = _command(srcdir, extra)
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    return proc, outdir
-
-
-def finish(proc: subprocess.Popen, outdir: Path, srcdir: Path, timeout: float = 900) -> Build:
-    """Wait for a build started by :func:`start_sphinx_build`."""
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-        output += f"\n(killed after {timeout} s)"
-    return Build(proc.returncode, output, outdir, srcdir)
-
-
-def sphinx_build(srcdir: Path, *extra: str, timeout: float = 900) -> Build:
-    """Run a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
-    proc, outdir = start_sphinx_build(srcdir, *extra)
-    return finish(proc, outdir, srcdir, timeout)
-
-
-def copy_site(dest: Path) -> Path:
-    """Copy docs/ and gallery/ (not what a build generated) next to a link to src/."""
-    ignore = shutil.ignore_patterns(*GENERATED)
-    shutil.copytree(ROOT / "docs", dest / "docs", ignore=ignore)
-    shutil.copytree(ROOT / "gallery", dest / "gallery")
-    (dest / "src").symlink_to(ROOT / "src", target_is_directory=True)
-    return dest / "docs"
-
-
-@pytest.fixture(scope="session")
-def two_clean_builds(tmp_path_factory) -> tuple[Build, Build]:
-    """The real site, built strictly twice from clean copies, side by side (2 cores).
-
-    The first is what the page, browser and notebook tests read; the second exists to
-    show that the build is reproducible (same printed outputs on every page).
-    """
-    started = []
-    for name in ("site", "site-again"):
-        docs = copy_site(tmp_path_factory.mktemp(name))
-        started.append((*start_sphinx_build(docs), docs))
-    builds = tuple(finish(*run) for run in started)
-    for build in builds:
-        if build.returncode != 0:
-            pytest.fail(
-                f"strict site build failed (exit {build.returncode}):\n{build.output[-6000:]}"
-            )
-    return builds
-
-
-@pytest.fixture(scope="session")
-def site(two_clean_builds) -> Build:
-    """The real site, built strictly into a temporary folder (executes every tutorial)."""
-    return two_clean_builds[0]
-
-
-def html_pages(html: Path) -> list[Path]:
-    """Every HTML page of a build (the theme's Jinja macros in _static are not pages)."""
-    return sorted(p for p in html.rglob("*.html") if p.relative_to(html).parts[0] != "_static")
-
-
-# docs/_ext holds the Sphinx glue (gradbook_sphinx); its helpers are unit-tested too.
+# docs/_ext holds the Sphinx glue; its helpers are unit-tested in tests/test_docs_ext.py.
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from gradbook_sphinx import (
     affected_modules,
     definition_kinds,
@@ -13,6 +12,8 @@ from gradbook_sphinx import (
     public_names,
     uses_affected,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(

@@ -9,19 +9,15 @@ import shutil
 import subprocess
 from collections import Counter
 
-import matplotlib
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from gradbook.autodiff import Value  # noqa: E402
-from gradbook.graph import autograd_graph, draw_autograd_graph, to_dot  # noqa: E402
+from gradbook.autodiff import Value
+from gradbook.graph import autograd_graph, draw_autograd_graph, to_dot
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import matplotlib
-
-matplotlib.use("Agg")  # headless: the tests never open a window
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
-matplotlib.use("Agg")  # no display in tests
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
-
-import gradbook.train  # noqa: E402
-from gradbook.data import make_regression  # noqa: E402
-from gradbook.models import MLP  # noqa: E402
-from gradbook.train import EarlyStopping, History, evaluate, fit  # noqa: E402
+import gradbook.train
+from gradbook.data import make_regression
+from gradbook.models import MLP
+from gradbook.train import EarlyStopping, History, evaluate, fit
 
 
 @pytest.fixture(params=["per_step", "per_epoch"])

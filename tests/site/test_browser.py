@@ -40,7 +40,7 @@ from urllib.parse import urlparse
 
 import nbformat
 import pytest
-from conftest import ROOT, THEORY, TUTORIALS, html_pages
+from sitebuild import ROOT, THEORY, TUTORIALS, html_pages
 
 pytestmark = pytest.mark.slow
 

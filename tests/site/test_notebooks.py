@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TUTORIALS
+from sitebuild import ROOT, TUTORIALS
 
 pytestmark = pytest.mark.slow
 

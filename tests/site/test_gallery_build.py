@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, sphinx_build
+from sitebuild import ROOT, sphinx_build
 
 pytestmark = pytest.mark.slow
 

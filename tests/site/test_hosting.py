@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
-from conftest import ROOT
 from packaging.specifiers import SpecifierSet
+from sitebuild import ROOT
 
 RTD = ROOT / ".readthedocs.yaml"
 WORKFLOW = ROOT / ".github" / "workflows" / "pages.yml"

@@ -1,0 +1,86 @@
+"""Helpers of the site tests: paths, strict sphinx-build runs and copies of the site."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
+THEORY = sorted(p.stem for p in (ROOT / "docs" / "theory").glob("*.md") if p.stem != "index")
+GENERATED = ("_build", "auto_examples", "gen_modules", "jupyter_execute", "sg_execution_times.rst")
+
+
+@dataclass
+class Build:
+    """The result of one sphinx-build run."""
+
+    returncode: int
+    output: str
+    html: Path
+    src: Path
+
+
+def _command(srcdir: Path, extra: tuple[str, ...]) -> tuple[list[str], Path]:
+    outdir = srcdir / "_build" / "html"
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "--no-color",
+        "-b",
+        "html",
+        "-W",
+        "--keep-going",
+        "-d",
+        str(srcdir / "_build" / "doctrees"),
+        *extra,
+        str(srcdir),
+        str(outdir),
+    ]
+    return cmd, outdir
+
+
+def start_sphinx_build(srcdir: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    """Start a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
+    cmd, outdir = _command(srcdir, extra)
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    return proc, outdir
+
+
+def finish(proc: subprocess.Popen, outdir: Path, srcdir: Path, timeout: float = 900) -> Build:
+    """Wait for a build started by :func:`start_sphinx_build`."""
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        output += f"\n(killed after {timeout} s)"
+    return Build(proc.returncode, output, outdir, srcdir)
+
+
+def sphinx_build(srcdir: Path, *extra: str, timeout: float = 900) -> Build:
+    """Run a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
+    proc, outdir = start_sphinx_build(srcdir, *extra)
+    return finish(proc, outdir, srcdir, timeout)
+
+
+def copy_site(dest: Path) -> Path:
+    """Copy docs/ and gallery/ (not what a build generated) next to a link to src/."""
+    ignore = shutil.ignore_patterns(*GENERATED)
+    shutil.copytree(ROOT / "docs", dest / "docs", ignore=ignore)
+    shutil.copytree(ROOT / "gallery", dest / "gallery")
+    (dest / "src").symlink_to(ROOT / "src", target_is_directory=True)
+    return dest / "docs"
+
+
+def html_pages(html: Path) -> list[Path]:
+    """Every HTML page of a build (the theme's Jinja macros in _static are not pages)."""
+    return sorted(p for p in html.rglob("*.html") if p.relative_to(html).parts[0] != "_static")
