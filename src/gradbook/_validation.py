@@ -1,0 +1,156 @@
+"""Argument checks shared by every public function of gradbook.
+
+One place, one message format: an error names the argument, says what was expected
+and shows what was got, e.g. ``lr must be a number >= 0, got -1`` or
+``model must be a torch.nn.Module, got str``. A wrong kind of value raises
+``TypeError``; a value of the right kind outside its range raises ``ValueError``.
+
+``bool`` is never accepted where a number is meant (``True`` is an ``int`` in Python,
+and ``lr=True`` is a slip, not a learning rate of 1), and no string is accepted where a
+bool is meant (``shuffle="no"`` is truthy).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "check_bool",
+    "check_callable",
+    "check_choice",
+    "check_instance",
+    "check_int",
+    "check_model",
+    "check_optimizer",
+    "check_path",
+    "check_real",
+    "type_name",
+]
+
+
+def type_name(value: object) -> str:
+    """The name of ``value``'s type, as error messages show it."""
+    return type(value).__name__
+
+
+def _got(value: object) -> str:
+    """``value`` as a message shows it: short values in full, long ones by type."""
+    text = repr(value)
+    return text if len(text) <= 40 else type_name(value)
+
+
+def check_bool(value: object, name: str, *, allow_none: bool = False) -> None:
+    """``value`` is True or False (or None when ``allow_none``)."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, bool):
+        what = "True, False or None" if allow_none else "True or False"
+        raise TypeError(f"{name} must be {what}, got {type_name(value)}: {_got(value)}")
+
+
+def check_int(
+    value: object, name: str, *, minimum: int | None = None, allow_none: bool = False
+) -> None:
+    """``value`` is an int (not a bool), at least ``minimum`` when one is given."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        what = "an int or None" if allow_none else "an int"
+        raise TypeError(f"{name} must be {what}, got {type_name(value)}: {_got(value)}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def check_real(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    positive: bool = False,
+    finite: bool = True,
+    allow_none: bool = False,
+) -> float | None:
+    """``value`` as a float: a real number, finite (unless ``finite=False``), at least
+    ``minimum``, and greater than 0 when ``positive``. NaN is always rejected."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        what = "a real number or None" if allow_none else "a real number"
+        raise TypeError(f"{name} must be {what}, got {type_name(value)}: {_got(value)}")
+    x = float(value)
+    conditions = []
+    if finite:
+        conditions.append("finite")
+    if positive:
+        conditions.append("> 0")
+    elif minimum is not None:
+        conditions.append(f">= {minimum:g}")
+    bad = (
+        math.isnan(x)
+        or (finite and not math.isfinite(x))
+        or (positive and not x > 0)
+        or (minimum is not None and not x >= minimum)
+    )
+    if bad:
+        words = " ".join(c for c in conditions if c == "finite")
+        bounds = " ".join(c for c in conditions if c != "finite")
+        expected = " ".join(part for part in (words, "number", bounds) if part)
+        raise ValueError(f"{name} must be a {expected}, got {value!r}")
+    return x
+
+
+def check_choice(value: object, name: str, choices: Sequence[object]) -> None:
+    """``value`` is one of ``choices``."""
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}; got {_got(value)}")
+
+
+def check_callable(value: object, name: str, *, allow_none: bool = False) -> None:
+    """``value`` can be called (or is None when ``allow_none``)."""
+    if value is None and allow_none:
+        return
+    if not callable(value):
+        what = "callable or None" if allow_none else "callable"
+        raise TypeError(f"{name} must be {what}, got {type_name(value)}")
+
+
+def check_instance(
+    value: object, name: str, cls: type | tuple[type, ...], what: str, *, allow_none: bool = False
+) -> None:
+    """``value`` is an instance of ``cls``; ``what`` says it in words ("a torch.Tensor")."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, cls):
+        if allow_none:
+            what += " or None"
+        hint = ""
+        if isinstance(value, type) and isinstance(cls, type) and issubclass(value, cls):
+            hint = f" (the class itself: create one with {value.__name__}(...))"
+        raise TypeError(f"{name} must be {what}, got {type_name(value)}{hint}")
+
+
+def check_model(model: Any, name: str = "model") -> None:
+    """``model`` is a ``torch.nn.Module`` instance."""
+    check_instance(model, name, nn.Module, "a torch.nn.Module")
+
+
+def check_optimizer(optimizer: Any, name: str = "optimizer", *, allow_none: bool = False) -> None:
+    """``optimizer`` is a ``torch.optim.Optimizer`` instance (gradbook's are too)."""
+    check_instance(
+        optimizer, name, torch.optim.Optimizer, "a torch.optim.Optimizer", allow_none=allow_none
+    )
+
+
+def check_path(path: Any, name: str = "path") -> str:
+    """``path`` as a str: it must be a str or an ``os.PathLike``."""
+    check_instance(path, name, (str, os.PathLike), "a str or os.PathLike")
+    return os.fspath(path)
+
