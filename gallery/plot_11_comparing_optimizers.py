@@ -17,14 +17,15 @@ compare mini-batches with full batches, counted per epoch and per gradient step.
 # rate 0.1 for every optimizer and 50 full-batch epochs. Each run starts from the same
 # initial weights. The optimizers come from :mod:`gradbook.optim`, whose updates are
 # step-for-step those of :mod:`torch.optim`
-# (:ref:`sphx_glr_auto_examples_plot_09_optimizers.py` checks it). A small callback records
-# the weights after every epoch, so that we can follow the path each optimizer takes.
+# (:ref:`sphx_glr_auto_examples_plot_09_optimizers.py` checks it). A small callback (a
+# :class:`~gradbook.train.Callback` subclass) records the weights at the start and after every
+# epoch, so that we can follow the path each optimizer takes.
 import copy
 
 import torch
 from gradbook.data import make_regression
 from gradbook.optim import SGD, Adam, RMSprop
-from gradbook.train import fit
+from gradbook.train import Callback, fit
 from torch import nn
 
 X, y = make_regression(
@@ -35,15 +36,14 @@ torch.manual_seed(42)
 initial_state = copy.deepcopy(nn.Linear(2, 1).state_dict())
 
 
-class RecordWeights:
-    """A fit callback: keep the weights (w1, w2) after every epoch, starting point first."""
+class RecordWeights(Callback):
+    """A fit callback: keep the weights (w1, w2), at the start and after every epoch."""
 
-    def __init__(self, model: nn.Linear) -> None:
-        self.model = model
+    def on_train_begin(self, model: nn.Linear, history) -> None:
         self.path = [model.weight.detach().flatten().clone()]
 
-    def on_epoch_end(self, history) -> bool:
-        self.path.append(self.model.weight.detach().flatten().clone())
+    def on_epoch_end(self, model: nn.Linear, history) -> bool:
+        self.path.append(model.weight.detach().flatten().clone())
         return False  # never stop training
 
 
@@ -52,7 +52,7 @@ def train_regression(optimizer_class, *, lr=0.1, epochs=50, **options):
     model = nn.Linear(2, 1)
     model.load_state_dict(initial_state)
     optimizer = optimizer_class(model.parameters(), lr=lr, **options)
-    recorder = RecordWeights(model)
+    recorder = RecordWeights()
     history = fit(
         model, loss_fn, optimizer, (X, y), epochs=epochs, callbacks=recorder
     )
@@ -374,8 +374,9 @@ ax_step.lines[1].set_linewidth(0.8)  # the noisy mini-batch curve, thinner
 #
 # API used here: :class:`gradbook.optim.SGD`, :class:`gradbook.optim.Adam`,
 # :class:`gradbook.optim.RMSprop`, :func:`gradbook.train.fit`,
-# :func:`gradbook.train.evaluate`, :func:`gradbook.data.make_regression`,
-# :func:`gradbook.data.make_spirals`, :class:`gradbook.models.MLP`,
+# :class:`gradbook.train.Callback`, :func:`gradbook.train.evaluate`,
+# :func:`gradbook.data.make_regression`, :func:`gradbook.data.make_spirals`,
+# :class:`gradbook.models.MLP`,
 # :func:`gradbook.plotting.plot_loss_curves`,
 # :func:`gradbook.plotting.plot_contour_with_paths`,
 # :func:`gradbook.plotting.plot_decision_boundary`.

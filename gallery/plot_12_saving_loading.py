@@ -207,25 +207,25 @@ print(
 # ``fit`` shuffles the mini-batches; its ``seed`` fixes that order, so that a resumed run
 # can see the batches in the same order as the uninterrupted one. We derive it from the
 # epoch count, which the checkpoint keeps as metadata. A small callback records the
-# parameters after every epoch, to compare the runs as they go.
+# parameters at the start and after every epoch, to compare the runs as they go.
+from gradbook.train import Callback
 from torch.nn.utils import parameters_to_vector
 
 
-class RecordParameters:
-    """A fit callback: all parameters as one vector, after every epoch."""
+class RecordParameters(Callback):
+    """A fit callback: all parameters as one vector, at the start and each epoch."""
 
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
+    def on_train_begin(self, model: nn.Module, history) -> None:
         self.path = [parameters_to_vector(model.parameters()).detach().clone()]
 
-    def on_epoch_end(self, history) -> bool:
+    def on_epoch_end(self, model: nn.Module, history) -> bool:
         self.path.append(
-            parameters_to_vector(self.model.parameters()).detach().clone()
+            parameters_to_vector(model.parameters()).detach().clone()
         )
         return False  # never stop training
 
 
-uninterrupted = RecordParameters(model)
+uninterrupted = RecordParameters()
 history = fit(
     model,
     loss_fn,
@@ -247,7 +247,7 @@ metadata = load_checkpoint(
     folder / "checkpoint.pt", resumed_model, resumed_optimizer
 )
 print(f"metadata: {metadata}")
-resumed = RecordParameters(resumed_model)
+resumed = RecordParameters()
 fit(
     resumed_model,
     loss_fn,
@@ -280,7 +280,7 @@ load_checkpoint(
     folder / "checkpoint.pt", forgetful_model
 )  # no optimizer: its state is skipped
 print(f"optimizer state entries: {len(forgetful_optimizer.state)}")
-forgetful = RecordParameters(forgetful_model)
+forgetful = RecordParameters()
 fit(
     forgetful_model,
     loss_fn,
@@ -369,5 +369,6 @@ assert not folder.exists()
 # API used here: :func:`gradbook.checkpoint.save_checkpoint`,
 # :func:`gradbook.checkpoint.load_checkpoint`, :class:`gradbook.checkpoint.CheckpointError`,
 # :class:`gradbook.models.SimpleNet`, :class:`gradbook.optim.Adam`,
-# :func:`gradbook.train.fit`, :func:`gradbook.data.make_moons`,
+# :func:`gradbook.train.fit`, :class:`gradbook.train.Callback`,
+# :func:`gradbook.data.make_moons`,
 # :func:`gradbook.plotting.plot_lines`.

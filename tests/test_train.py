@@ -1,4 +1,4 @@
-"""Tests for gradbook.train: fit, evaluate, History and EarlyStopping."""
+"""Tests for gradbook.train: fit, evaluate, History, Callback and EarlyStopping."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import gradbook.train
 from gradbook.data import make_regression
 from gradbook.models import MLP
-from gradbook.train import EarlyStopping, History, evaluate, fit
+from gradbook.train import Callback, EarlyStopping, History, evaluate, fit
 
 
 @pytest.fixture(params=["per_step", "per_epoch"])
@@ -191,8 +191,8 @@ def test_val_loss_is_the_loss_at_the_end_of_each_epoch():
     Xv, yv = make_regression(30, [2.0, 3.0], seed=9)
     seen = []
 
-    class Probe:
-        def on_epoch_end(self, history):
+    class Probe(Callback):
+        def on_epoch_end(self, model, history):
             seen.append((history.val_loss[-1], evaluate(model, nn.MSELoss(), (Xv, yv))))
             return False
 
@@ -223,9 +223,23 @@ def test_non_finite_loss_names_epoch_and_step(bad, word, readback):
     y[25] = bad  # in the third batch of 10
     with pytest.raises(FloatingPointError, match=rf"{word} at epoch 1, step 3 of 10"):
         fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=5, batch_size=10, shuffle=False)
-    if readback == "per_step":
-        # Checked before the optimizer step: the weights are those after step 2.
-        assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_on_the_cpu_a_non_finite_loss_stops_before_its_step():
+    """On the CPU the weights after a NaN loss at step 3 are exactly those after step 2."""
+    model, X, y = _linear_problem()
+    twin = nn.Linear(2, 1)
+    twin.load_state_dict(model.state_dict())
+    y = y.clone()
+    y[25] = float("nan")  # in the third batch of 10
+    with pytest.raises(FloatingPointError, match="step 3 of 10"):
+        fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=5, batch_size=10, shuffle=False)
+    opt = _sgd(twin)
+    for i in (0, 10):
+        opt.zero_grad()
+        nn.functional.mse_loss(twin(X[i : i + 10]), y[i : i + 10]).backward()
+        opt.step()
+    assert torch.equal(model.weight, twin.weight) and torch.equal(model.bias, twin.bias)
 
 
 def test_non_finite_loss_in_a_dataloader_names_the_step():
@@ -254,12 +268,14 @@ def test_clip_grad_norm_limits_the_step():
     assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-4)
 
 
-class _StopAt:
+class _StopAt(Callback):
+    """Records the epochs it sees; asks to stop after ``epoch``."""
+
     def __init__(self, epoch):
         self.epoch = epoch
         self.seen = []
 
-    def on_epoch_end(self, history):
+    def on_epoch_end(self, model, history):
         self.seen.append(history.epochs)
         return history.epochs == self.epoch
 
@@ -272,6 +288,113 @@ def test_callbacks_stop_training_and_all_see_each_epoch():
     assert history.epochs == 3 and a.seen == b.seen == [1, 2, 3]
     single = _StopAt(2)
     assert fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=10, callbacks=single).epochs == 2
+
+
+class _Recorder(Callback):
+    """Records each hook call as (hook, model, history, epochs completed)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_train_begin(self, model, history):
+        self.calls.append(("begin", model, history, history.epochs))
+
+    def on_epoch_end(self, model, history):
+        self.calls.append(("epoch", model, history, history.epochs))
+        return False
+
+    def on_train_end(self, model, history):
+        self.calls.append(("end", model, history, history.epochs))
+
+    @property
+    def hooks(self):
+        return [call[0] for call in self.calls]
+
+
+class _FailAt(_Recorder):
+    """A _Recorder whose on_epoch_end raises after epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, model, history):
+        super().on_epoch_end(model, history)
+        if history.epochs == self.epoch:
+            raise RuntimeError("callback failed")
+        return False
+
+
+def test_callback_hooks_get_the_model_and_the_history_in_order():
+    """Every hook gets the trained model and the History fit returns: begin, each epoch, end."""
+    model, X, y = _linear_problem()
+    recorder = _Recorder()
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3, callbacks=recorder)
+    assert recorder.hooks == ["begin", "epoch", "epoch", "epoch", "end"]
+    assert all(m is model and h is history for _, m, h, _ in recorder.calls)
+    assert [epochs for *_, epochs in recorder.calls] == [0, 1, 2, 3, 3]
+
+
+def test_callback_base_hooks_do_nothing_and_never_stop():
+    """A bare Callback's hooks return None, False and None, so fit with it runs every epoch."""
+    model, X, y = _linear_problem()
+    cb, history = Callback(), History()
+    assert cb.on_train_begin(model, history) is None
+    assert cb.on_epoch_end(model, history) is False
+    assert cb.on_train_end(model, history) is None
+    assert fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=4, callbacks=cb).epochs == 4
+
+
+def test_callbacks_may_come_from_any_iterable():
+    """A generator of callbacks is accepted like a list."""
+    model, X, y = _linear_problem()
+    stopper = _StopAt(2)
+    history = fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=5,
+                  callbacks=(cb for cb in [stopper]))  # fmt: skip
+    assert history.epochs == 2 and stopper.seen == [1, 2]
+
+
+def test_on_train_end_runs_when_a_callback_raises():
+    """When on_epoch_end raises, the error propagates and every callback still gets on_train_end."""
+    model, X, y = _linear_problem()
+    failing, other = _FailAt(2), _Recorder()
+    with pytest.raises(RuntimeError, match="callback failed"):
+        fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=5, callbacks=[failing, other])
+    assert failing.hooks == ["begin", "epoch", "epoch", "end"]
+    assert other.hooks == ["begin", "epoch", "end"]  # epoch 2 stopped at the failing callback
+
+
+class _Snapshots(Callback):
+    """Keeps a copy of the model's state_dict after every epoch."""
+
+    def __init__(self):
+        self.states = []
+
+    def on_epoch_end(self, model, history):
+        self.states.append({k: v.clone() for k, v in model.state_dict().items()})
+        return False
+
+
+def test_early_stopping_restores_the_best_weights_when_training_raises(readback):
+    """After a NaN loss in epoch 2, EarlyStopping has loaded the weights of epoch 1 back."""
+    model, X, y = _linear_problem()
+    training_steps = []
+
+    def nan_at_step_6(out, target):
+        loss = nn.functional.mse_loss(out, target)
+        if torch.is_grad_enabled():  # a training step, not validation
+            training_steps.append(loss)
+            if len(training_steps) == 6:
+                return loss * float("nan")
+        return loss
+
+    stopper, snapshots = EarlyStopping(patience=5), _Snapshots()
+    with pytest.raises(FloatingPointError, match="at epoch 2, step 2 of 4"):
+        fit(model, nan_at_step_6, _sgd(model), (X, y), epochs=5, batch_size=25,
+            val_data=(X, y), callbacks=[stopper, snapshots])  # fmt: skip
+    assert stopper.best_epoch == 1 and len(snapshots.states) == 1
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in snapshots.states[0].items())
 
 
 def test_early_stopping_on_flat_loss_waits_patience_epochs():
@@ -307,24 +430,35 @@ def test_early_stopping_without_restore_keeps_the_last_weights():
 def test_early_stopping_min_delta():
     """Improvements smaller than min_delta do not count."""
     stopper = EarlyStopping(patience=1, min_delta=0.5, monitor="train_loss")
-    stopper.on_train_begin(nn.Linear(1, 1), History())
+    model = nn.Linear(1, 1)
+    stopper.on_train_begin(model, History())
     h = History()
     for loss, stop in [(10.0, False), (9.8, True)]:
         h.train_loss.append(loss)
-        assert stopper.on_epoch_end(h) is stop
+        assert stopper.on_epoch_end(model, h) is stop
 
 
-def test_early_stopping_needs_val_data_and_valid_arguments():
-    """Monitoring val_loss without val_data, or bad arguments, are clear errors."""
+def test_early_stopping_on_val_loss_needs_val_data():
+    """Monitoring val_loss without val_data is an error that says to pass val_data."""
     model, X, y = _linear_problem()
     with pytest.raises(ValueError, match="pass val_data"):
         fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=3, callbacks=[EarlyStopping()])
-    with pytest.raises(ValueError, match="patience"):
-        EarlyStopping(patience=-1)
-    with pytest.raises(ValueError, match="monitor"):
-        EarlyStopping(monitor="accuracy")
-    with pytest.raises(ValueError, match="min_delta"):
-        EarlyStopping(min_delta=-0.1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(patience=-1), ValueError, "patience must be an int >= 0, got -1"),
+        (dict(patience=1.5), TypeError, "patience must be an int, got float"),
+        (dict(min_delta=-0.1), ValueError, "min_delta must be a finite number >= 0, got -0.1"),
+        (dict(monitor="accuracy"), ValueError, "monitor must be one of 'val_loss', 'train_loss'"),
+        (dict(restore_best="no"), TypeError, "restore_best must be True or False, got str"),
+    ],
+)
+def test_early_stopping_bad_arguments_get_clear_errors(kwargs, error, match):
+    """Each bad EarlyStopping argument raises an error that names it."""
+    with pytest.raises(error, match=match):
+        EarlyStopping(**kwargs)
 
 
 def test_progress_bar_on_off_and_default(capsys):
@@ -387,6 +521,13 @@ def test_fit_moves_model_and_batches_to_cuda():
     assert runs[0] == runs[1] and all(math.isfinite(v) for v in runs[0])
 
 
+class _DuckCallback:
+    """Has an on_epoch_end method but is no Callback: the old, duck-typed way."""
+
+    def on_epoch_end(self, model, history):
+        return False
+
+
 def _other_model_optimizer(model):
     return torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
 
@@ -405,11 +546,11 @@ def _other_model_optimizer(model):
         (dict(train_data=lambda X, y: (X.numpy(), y)), TypeError, "X must be a torch.Tensor"),
         (dict(train_data=lambda X, y: X), TypeError, "train_data must be an \\(X, y\\) tuple"),
         (dict(val_data=lambda X, y: (X, y[:5])), ValueError, "val_data: X and y must have"),
-        (dict(epochs=0), ValueError, "epochs must be >= 1, got 0"),
+        (dict(epochs=0), ValueError, "epochs must be an int >= 1, got 0"),
         (dict(epochs=2.0), TypeError, "epochs must be an int, got float"),
         (dict(epochs=True), TypeError, "epochs must be an int"),
-        (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
-        (dict(batch_size=-4), ValueError, "batch_size must be >= 1"),
+        (dict(batch_size=0), ValueError, "batch_size must be an int >= 1, got 0"),
+        (dict(batch_size=-4), ValueError, "batch_size must be an int >= 1, got -4"),
         (dict(batch_size=8.0), TypeError, "batch_size must be an int"),
         (dict(loss_fn=nn.MSELoss(reduction="none")), ValueError, "scalar tensor.*\\(100, 1\\)"),
         (dict(loss_fn=lambda out, y: 1.0), ValueError, "scalar tensor.*float"),
@@ -418,9 +559,15 @@ def _other_model_optimizer(model):
         (dict(optimizer=lambda m: "sgd"), TypeError, "torch.optim.Optimizer"),
         (dict(model=lambda m: "model"), TypeError, "model must be a torch.nn.Module"),
         (dict(clip_grad_norm=0.0), ValueError, "clip_grad_norm"),
-        (dict(progress="yes"), TypeError, "progress"),
+        (dict(progress="yes"), TypeError, "progress must be True, False or None, got str"),
+        (dict(shuffle="no"), TypeError, "shuffle must be True or False, got str"),
         (dict(seed=1.0), TypeError, "seed"),
-        (dict(callbacks=[object()]), TypeError, "on_epoch_end"),
+        (dict(callbacks=[object()]), TypeError, "callbacks\\[0\\] must be a gradbook.Callback"),
+        (dict(callbacks=[_DuckCallback()]), TypeError, "callbacks\\[0\\] .*got _DuckCallback"),
+        (dict(callbacks=[EarlyStopping]), TypeError, "create one with EarlyStopping\\("),
+        (dict(callbacks=EarlyStopping), TypeError, "callbacks must be .*EarlyStopping\\("),
+        (dict(callbacks=42), TypeError, "callbacks must be a Callback or an iterable"),
+        (dict(callbacks="stop"), TypeError, "callbacks must be a Callback or an iterable"),
         (dict(device="nonsense"), ValueError, "device 'nonsense'"),
     ],
 )

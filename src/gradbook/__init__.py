@@ -24,7 +24,7 @@ from gradbook.gradcheck import (
 from gradbook.graph import autograd_graph, draw_autograd_graph, to_dot
 from gradbook.models import MLP, SimpleNet, count_parameters, init_weights, mlp_parameter_count
 from gradbook.optim import SGD, Adam, AdamW, RMSprop
-from gradbook.train import EarlyStopping, History, evaluate, fit
+from gradbook.train import Callback, EarlyStopping, History, evaluate, fit
 from gradbook.utils import seed_everything
 
 try:
@@ -37,6 +37,7 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "Callback",
     "CheckpointError",
     "EarlyStopping",
     "GradientCheckError",
