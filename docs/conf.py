@@ -32,7 +32,7 @@ extensions = [
     "myst_nb",
     "sphinx_copybutton",
     "sphinx_design",
-    "gradbook_sphinx",
+    "gradbook_sphinx",  # docs/_ext/gradbook_sphinx/: the site's own glue, one module per job
 ]
 
 # -- sources ------------------------------------------------------------------
@@ -99,7 +99,8 @@ sphinx_gallery_conf = {
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
     "expected_failing_examples": [],
-    "reset_modules": ("matplotlib", "gradbook_sphinx.reset_seeds"),
+    # sphinx-gallery imports a dotted string as "module.function"
+    "reset_modules": ("matplotlib", "gradbook_sphinx.seeding.reset_seeds"),
     "reset_modules_order": "before",
     "doc_module": ("gradbook",),
     # backreferences under the defining module (gradbook.train.fit), as the API pages
@@ -110,7 +111,7 @@ sphinx_gallery_conf = {
     "inspect_global_variables": False,
     "show_memory": False,
     "min_reported_time": 0,
-    "write_computation_times": False,  # CDN scripts: gradbook_sphinx writes its own page
+    "write_computation_times": False,  # CDN scripts: gradbook_sphinx.timings writes its own page
     "capture_repr": ("_repr_html_", "__repr__"),
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": (True, "jshtml"),

@@ -1,4 +1,4 @@
-"""The gallery pipeline on a throwaway project: failures fail, package edits re-run examples.
+"""The gallery pipeline on a throwaway project: failures fail, package edits re-run what uses them.
 
 The throwaway project uses the real ``docs/conf.py`` (loaded, then pointed at a tiny
 package and gallery in a temporary folder), so these tests check the real set-up at
@@ -29,7 +29,7 @@ gradbook_package_dir = "../src/minipkg"
 gradbook_package = "minipkg"
 sphinx_gallery_conf = {{**sphinx_gallery_conf, "doc_module": ("minipkg",),
                        "reset_modules": ("matplotlib",), "reference_url": {{}}}}
-exclude_patterns = exclude_patterns + ["theory", "api"]
+exclude_patterns = exclude_patterns + ["api"]
 html_static_path = []
 html_favicon = None
 html_css_files = []
@@ -66,19 +66,42 @@ def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def plain_example() -> str:
+    return textwrap.dedent('''\
+        """
+        Uses nothing
+        ============
+
+        Prints a value of its own.
+        """
+
+        print("plain value")
+        ''')
+
+
 @pytest.fixture
 def project(tmp_path) -> Path:
-    """A docs folder, a gallery of three examples and a three-module package."""
+    """A docs folder, a package and a gallery of five examples.
+
+    ``minipkg`` holds a, b, c (imports b) and the subpackage ``sub`` (``sub/__init__.py``
+    re-exports ``S`` from ``sub/leaf.py``); ``minipkg/__init__.py`` imports ``sub``. One
+    example uses each of a, b, c and ``minipkg.sub``, and one uses no minipkg at all.
+    """
     write(tmp_path / "docs" / "conf.py", CONF)
     write(tmp_path / "docs" / "index.rst", INDEX)
     write(tmp_path / "gallery" / "GALLERY_HEADER.rst", "Gallery\n=======\n")
-    write(tmp_path / "src" / "minipkg" / "__init__.py", "")
-    write(tmp_path / "src" / "minipkg" / "a.py", "A = 1\n")
-    write(tmp_path / "src" / "minipkg" / "b.py", "B = 10\n")
-    write(tmp_path / "src" / "minipkg" / "c.py", "from .b import B\n\nC = B + 100\n")
+    pkg = tmp_path / "src" / "minipkg"
+    write(pkg / "__init__.py", "from minipkg.sub import S\n")
+    write(pkg / "a.py", "A = 1\n")
+    write(pkg / "b.py", "B = 10\n")
+    write(pkg / "c.py", "from .b import B\n\nC = B + 100\n")
+    write(pkg / "sub" / "__init__.py", "from .leaf import S\n")
+    write(pkg / "sub" / "leaf.py", 'S = "leaf"\n')
     write(tmp_path / "gallery" / "plot_01_a.py", example("minipkg.a", "A"))
     write(tmp_path / "gallery" / "plot_02_b.py", example("minipkg.b", "B"))
     write(tmp_path / "gallery" / "plot_03_c.py", example("minipkg.c", "C"))
+    write(tmp_path / "gallery" / "plot_04_sub.py", example("minipkg.sub", "S"))
+    write(tmp_path / "gallery" / "plot_05_plain.py", plain_example())
     return tmp_path / "docs"
 
 
@@ -103,7 +126,7 @@ def test_package_edits_rerun_exactly_the_examples_that_use_them(project):
     src = project.parent / "src" / "minipkg"
     first = sphinx_build(project)
     assert first.returncode == 0, first.output[-3000:]
-    assert executed(first) == 3
+    assert executed(first) == 5
     assert "value is 1" in page(first, "plot_01_a")
 
     unchanged = sphinx_build(project)
@@ -122,6 +145,79 @@ def test_package_edits_rerun_exactly_the_examples_that_use_them(project):
     assert executed(after_b) == 2
     assert "value is 20" in page(after_b, "plot_02_b")
     assert "value is 120" in page(after_b, "plot_03_c")
+
+
+USERS = "plot_01_a.py, plot_02_b.py, plot_03_c.py, plot_04_sub.py"
+
+
+def test_editing_the_package_init_reruns_every_example_that_uses_the_package(project):
+    """Every import of minipkg runs its ``__init__.py``: an edit there re-runs all four users."""
+    init = project.parent / "src" / "minipkg" / "__init__.py"
+    assert sphinx_build(project).returncode == 0
+    edit(init, init.read_text(encoding="utf-8") + 'print("minipkg imported")\n')
+    build = sphinx_build(project)
+    assert build.returncode == 0, build.output[-3000:]
+    assert f"[gradbook] package changed (minipkg): re-running {USERS}\n" in build.output
+    assert executed(build) == 4  # plot_05_plain imports no minipkg: not re-run
+    # examples share one process, so the first one to import minipkg prints the marker
+    assert "minipkg imported" in page(build, "plot_01_a")
+
+
+def test_editing_a_module_the_init_imports_reruns_every_user(project):
+    """minipkg/__init__.py imports sub, so an edit to sub/leaf.py reaches all four users."""
+    leaf = project.parent / "src" / "minipkg" / "sub" / "leaf.py"
+    assert sphinx_build(project).returncode == 0
+    edit(leaf, 'S = "new leaf"\n')
+    build = sphinx_build(project)
+    assert build.returncode == 0, build.output[-3000:]
+    assert f"[gradbook] package changed (minipkg.sub.leaf): re-running {USERS}\n" in build.output
+    assert executed(build) == 4
+    assert "value is new leaf" in page(build, "plot_04_sub")
+
+
+THEORY_PAGE = """\
+---
+file_format: mystnb
+kernelspec:
+  name: python3
+  display_name: Python 3
+orphan: true
+---
+
+# Theory
+
+```{{code-cell}} python
+import sys
+
+sys.path.insert(0, {src!r})
+from minipkg.a import A
+
+print("the page sees", A)
+```
+"""
+
+
+def test_editing_the_package_init_reexecutes_the_theory_pages_that_use_it(project):
+    """A theory page re-executes after an edit to ``__init__.py``, and not without a change."""
+    src = project.parent / "src"
+    write(project / "theory" / "page.md", THEORY_PAGE.format(src=str(src)))
+    first = sphinx_build(project)
+    assert first.returncode == 0, first.output[-3000:]
+    html = (first.html / "theory" / "page.html").read_text(encoding="utf-8")
+    assert "the page sees 1" in html
+
+    unchanged = sphinx_build(project)
+    assert unchanged.returncode == 0, unchanged.output[-3000:]
+    assert "Executing notebook" not in unchanged.output  # myst-nb's line when it runs a page
+
+    init = src / "minipkg" / "__init__.py"
+    edit(init, init.read_text(encoding="utf-8") + 'print("minipkg imported")\n')
+    after = sphinx_build(project)
+    assert after.returncode == 0, after.output[-3000:]
+    assert "[gradbook] package changed: re-executing theory/page" in after.output
+    assert "Executing notebook" in after.output
+    html = (after.html / "theory" / "page.html").read_text(encoding="utf-8")
+    assert "minipkg imported" in html
 
 
 def test_editing_one_tutorial_reruns_only_that_tutorial(project):

@@ -119,22 +119,22 @@ def test_theory_pages_are_executed(site, name):
 @pytest.mark.parametrize("name", API)
 def test_api_pages_document_the_public_names(site, name):
     """Every name in a module's __all__ has an entry on its API page."""
-    from gradbook_sphinx import public_names
+    from gradbook_sphinx import module_file, public_names
 
     html = read(site, f"api/{name}.html")
-    for public in public_names(ROOT / "src" / "gradbook" / f"{name}.py"):
+    for public in public_names(module_file(ROOT / "src" / "gradbook", f"gradbook.{name}")):
         assert f'id="gradbook.{name}.{public}"' in html, f"{public} is not documented"
 
 
 def test_api_pages_link_the_examples_that_use_them(site):
     """Every documented name a tutorial uses shows "Examples using ..." on its API page."""
-    from gradbook_sphinx import public_names
+    from gradbook_sphinx import module_file, public_names
 
     used = json.loads((site.src / "gen_modules/backreferences/backreferences_all.json").read_text())
     checked = 0
     for module in API:
         html = read(site, f"api/{module}.html")
-        for name in public_names(ROOT / "src" / "gradbook" / f"{module}.py"):
+        for name in public_names(module_file(ROOT / "src" / "gradbook", f"gradbook.{module}")):
             if f"gradbook.{module}.{name}" in used:
                 heading = (
                     'Examples using <code class="docutils literal notranslate">'

@@ -1,0 +1,179 @@
+"""API pages: the ``gradbook-module`` directive of docs/api/.
+
+``.. gradbook-module:: gradbook.models`` writes a summary table of the module's
+``__all__``, then one autodoc entry per name (``autoclass``, ``autoexception``,
+``autofunction``, or ``autodata`` for anything else). Everything is read from the source
+with ast, so that a rebuild that changes no module imports nothing.
+
+A module is a file (``gradbook/train.py``) or a package (``gradbook/gradcheck/__init__.py``).
+A package's ``__init__`` often only re-exports names from its private modules
+(``from .report import GradientReport``); each such name is documented by the kind of
+its definition, found by following the re-export to the file that defines it.
+
+- ``module_file``: the file that holds a module (a ``.py`` file or a package's ``__init__.py``).
+- ``public_names``: a module's ``__all__``.
+- ``read_definitions``: the kind of each top-level name, and the files read to tell.
+- ``definition_kinds``: the kinds alone.
+- ``ModulePage``: the directive.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from docutils.parsers.rst import Directive
+
+__all__ = ["ModulePage", "definition_kinds", "module_file", "public_names", "read_definitions"]
+
+
+def module_file(package_dir: Path, module: str) -> Path:
+    """The file of ``module`` (``gradbook.x.y``) in the package at ``package_dir``.
+
+    A package (``x/y/__init__.py``) wins over a module file (``x/y.py``), as in Python.
+    """
+    path = package_dir.joinpath(*module.split(".")[1:])
+    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(f"no file for module {module!r}: expected {path}.py or {path}/__init__.py")
+
+
+def public_names(module_file: Path) -> list[str]:
+    """The names in a module's ``__all__``, read with ast (no import)."""
+    tree = ast.parse(module_file.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return [ast.literal_eval(elt) for elt in node.value.elts]
+    raise ValueError(f"{module_file} has no __all__")
+
+
+def _top_package(path: Path) -> Path | None:
+    """The outermost package folder above ``path`` (each level holds an ``__init__.py``)."""
+    top = None
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        top = folder
+        folder = folder.parent
+    return top
+
+
+def _source_of(path: Path, node: ast.ImportFrom) -> Path | None:
+    """The package file that ``from ... import`` in ``path`` reads, or None outside the package."""
+    parts = node.module.split(".") if node.module else []
+    if node.level:  # relative: `.` is the folder of `path`, each further dot one up
+        if node.level > len(path.parents):
+            return None
+        folder = path.parents[node.level - 1]
+    else:
+        top = _top_package(path)
+        if top is None or parts[:1] != [top.name]:
+            return None
+        folder = top.parent
+    target = folder.joinpath(*parts)
+    for candidate in (target / "__init__.py", target.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _guess(name: str) -> str:
+    """The directive for a name imported from outside the package: from its spelling."""
+    return "autoclass" if name[:1].isupper() else "autofunction"
+
+
+def _class_kind(node: ast.ClassDef) -> str:
+    bases = [ast.unparse(b) for b in node.bases]
+    is_error = any(b.endswith(("Error", "Exception", "Warning")) for b in bases)
+    return "autoexception" if is_error else "autoclass"
+
+
+def _collect(path: Path, read: dict[Path, dict[str, str]]) -> dict[str, str]:
+    """The kinds of ``path``'s top-level names; ``read`` keeps those of every file read."""
+    if path in read:
+        return read[path]
+    # registered before it is filled: an import cycle back here sees what is known so far
+    kinds = read[path] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kinds[node.name] = "autofunction"
+        elif isinstance(node, ast.ClassDef):
+            kinds[node.name] = _class_kind(node)
+        elif isinstance(node, ast.ImportFrom):
+            kinds.update(_imported_kinds(path, node, read))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[-1]
+                kinds[name] = _guess(name)
+    return kinds
+
+
+def _imported_kinds(
+    path: Path, node: ast.ImportFrom, read: dict[Path, dict[str, str]]
+) -> dict[str, str]:
+    """The kinds of the names that ``from ... import`` binds in ``path``."""
+    source = _source_of(path, node)
+    if source is None:
+        return {alias.asname or alias.name: _guess(alias.name) for alias in node.names}
+    found = _collect(source, read)
+    if any(alias.name == "*" for alias in node.names):
+        return dict(found)
+    # a name the source does not define as a class or function is data (autodata)
+    return {
+        alias.asname or alias.name: found[alias.name] for alias in node.names if alias.name in found
+    }
+
+
+def read_definitions(module_file: Path) -> tuple[dict[str, str], list[Path]]:
+    """Which autodoc directive documents each top-level name, and the files read to tell.
+
+    Functions get ``autofunction``, classes ``autoclass`` (``autoexception`` when a base
+    is named ``...Error``, ``...Exception`` or ``...Warning``). A name imported from the
+    same package (relative, or absolute with the package's name) takes the kind of its
+    definition there, through any number of re-exports; a name imported from elsewhere
+    is guessed from its spelling (``Capitalised`` is a class). Other names (constants)
+    are left out: the directive documents them with ``autodata``.
+    """
+    read: dict[Path, dict[str, str]] = {}
+    kinds = _collect(module_file, read)
+    return kinds, list(read)
+
+
+def definition_kinds(module_file: Path) -> dict[str, str]:
+    """Which autodoc directive documents each top-level name of a module (read with ast)."""
+    return read_definitions(module_file)[0]
+
+
+class ModulePage(Directive):
+    """``.. gradbook-module:: gradbook.models``: summary table + automodule."""
+
+    required_arguments = 1
+
+    def run(self):
+        env = self.state.document.settings.env
+        module = self.arguments[0]
+        package_dir = Path(env.app.confdir, env.config.gradbook_package_dir).resolve()
+        path = module_file(package_dir, module)
+        names = public_names(path)
+        kinds, files = read_definitions(path)
+        for read in files:  # an edit to any of them can change the page
+            env.note_dependency(str(read))
+        lines = [
+            f".. automodule:: {module}",
+            "   :no-members:",
+            "",
+            ".. rubric:: Summary",
+            "",
+            f".. currentmodule:: {module}",
+            "",
+            ".. autosummary::",
+            "",
+        ]
+        lines += [f"   {name}" for name in names]
+        lines += ["", ".. rubric:: Reference", ""]
+        for name in names:
+            lines += [f".. {kinds.get(name, 'autodata')}:: {name}", ""]
+        self.state_machine.insert_input(lines, f"<gradbook-module {module}>")
+        return []
