@@ -288,6 +288,23 @@ def test_constructor_rejects_non_numbers(bad):
 
 
 @pytest.mark.parametrize(
+    "make",
+    [lambda: Value(math.nan), lambda: Value(1.0) * math.nan, lambda: math.nan + Value(1.0)],
+    ids=["data", "operand", "reflected operand"],
+)
+def test_nan_is_rejected_with_value_error(make):
+    """A NaN given as data or as an operand raises ValueError instead of spreading."""
+    with pytest.raises(ValueError, match="must be a number, got nan"):
+        make()
+
+
+def test_label_must_be_a_string():
+    """A label that is not a str is a TypeError naming label."""
+    with pytest.raises(TypeError, match="label must be a str or None, got int"):
+        Value(1.0, label=3)
+
+
+@pytest.mark.parametrize(
     ("fn", "match"),
     [
         (lambda: Value(0.0).log(), "log needs a positive argument, got 0"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from math import inf, nan
+
+import numpy as np
 import pytest
 import torch
 
@@ -92,19 +95,47 @@ def test_shuffle_false_keeps_class_order():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: make_regression(0, [1.0]), ValueError, "n_samples must be >= 1, got 0"),
+        (lambda: make_regression(0, [1.0]), ValueError, "n_samples must be an int >= 1, got 0"),
         (lambda: make_regression(10.0, [1.0]), TypeError, "n_samples must be an int"),
-        (lambda: make_regression(10, []), ValueError, "weights"),
-        (lambda: make_regression(10, [[1.0, 2.0]]), ValueError, "weights"),
-        (lambda: make_regression(10, [1.0], noise=-1.0), ValueError, "noise must be >= 0"),
-        (lambda: make_regression(10, [1.0], seed=1.5), TypeError, "seed"),
-        (lambda: make_spirals(10, n_classes=1), ValueError, "n_classes must be >= 2"),
-        (lambda: make_spirals(2, n_classes=3), ValueError, "n_samples must be >= 3"),
-        (lambda: make_moons(1), ValueError, "n_samples must be >= 2"),
-        (lambda: make_moons(10, noise=float("nan")), ValueError, "noise must be finite"),
+        (lambda: make_regression(10, []), ValueError, "weights must hold at least one"),
+        (lambda: make_regression(10, [[1.0, 2.0]]), ValueError, "weights must be 1-D"),
+        (lambda: make_regression(10, [[1, 2], [3]]), ValueError, "weights must be 1-D"),
+        (lambda: make_regression(10, "ab"), TypeError, "weights must be a sequence .*got str"),
+        (lambda: make_regression(10, None), TypeError, "weights must be .*got NoneType"),
+        (
+            lambda: make_regression(10, [nan, 1.0]),
+            ValueError,
+            r"weights\[0\] must be a finite number, got nan",
+        ),
+        (lambda: make_regression(10, [1.0, "2"]), TypeError, r"weights\[1\] must be a real"),
+        (lambda: make_regression(10, [1.0], bias=inf), ValueError, "bias must be a finite number"),
+        (
+            lambda: make_regression(10, [1.0], noise=-1.0),
+            ValueError,
+            "noise must be a finite number >= 0, got -1.0",
+        ),
+        (lambda: make_regression(10, [1.0], seed=1.5), TypeError, "seed must be an int"),
+        (lambda: make_regression(10, [1.0], seed=2**70), ValueError, "seed must be an int from"),
+        (lambda: make_spirals(10, n_classes=1), ValueError, "n_classes must be an int >= 2"),
+        (lambda: make_spirals(2, n_classes=3), ValueError, "n_samples must be an int >= 3"),
+        (lambda: make_spirals(10, shuffle="no"), TypeError, "shuffle must be True or False"),
+        (lambda: make_moons(1), ValueError, "n_samples must be an int >= 2"),
+        (lambda: make_moons(10, noise=nan), ValueError, "noise must be a finite number"),
     ],
 )
 def test_bad_arguments_are_named(call, error, match):
     """Bad arguments raise an error naming the argument and the value."""
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [(2.0, 3.0), torch.tensor([2.0, 3.0]), np.array([2.0, 3.0]), [np.float32(2.0), 3]],
+    ids=["tuple", "tensor", "array", "numpy scalars"],
+)
+def test_regression_takes_weights_as_any_1d_sequence(weights):
+    """A tuple, a tensor, a NumPy array or NumPy scalars give the same data as a list."""
+    X, y = make_regression(20, weights)
+    X_ref, y_ref = make_regression(20, [2.0, 3.0])
+    assert torch.equal(X, X_ref) and torch.equal(y, y_ref)

@@ -115,8 +115,18 @@ def test_mlp_graph_has_addmm_transpose_and_one_leaf_per_parameter():
 def test_graph_is_available_after_backward():
     """backward frees saved tensors but not the graph's structure: drawing still works."""
     loss, names = notebook_loss()
+    before = autograd_graph(loss, names=names)
     loss.backward()
-    assert len(autograd_graph(loss, names=names)) == 6
+    after = autograd_graph(loss, names=names)
+    assert dict(after.nodes(data=True)) == dict(before.nodes(data=True))
+    assert dict(after.edges) == dict(before.edges)
+    ax = draw_autograd_graph(loss, names=names)
+    assert render(ax).startswith(b"\x89PNG")
+    assert sorted(t.get_text() for t in node_boxes(ax)) == sorted(
+        d["label"] for _, d in before.nodes(data=True)
+    )
+    arrows = [t.get_gid() for t in ax.texts if (t.get_gid() or "").startswith("edge:")]
+    assert sorted(arrows) == sorted(f"edge:{u}->{v}" for u, v in before.edges)
 
 
 def test_repeated_input_is_one_edge_with_a_count():

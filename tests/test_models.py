@@ -115,10 +115,10 @@ def test_mlp_unknown_activation_lists_the_names():
     [
         ([4], ValueError, "at least 2"),
         ([], ValueError, "at least 2"),
-        ([4, 0, 3], ValueError, ">= 1, got 0"),
+        ([4, 0, 3], ValueError, r"sizes\[1\] must be an int >= 1, got 0"),
         ([4, -2], ValueError, ">= 1, got -2"),
-        ([4, 2.5, 3], TypeError, "ints"),
-        ([4, True], TypeError, "ints"),
+        ([4, 2.5, 3], TypeError, r"sizes\[1\] must be an int, got float: 2.5"),
+        ([4, True], TypeError, r"sizes\[1\] must be an int, got bool"),
         ("43", TypeError, "sequence of ints"),
         (7, TypeError, "sequence of ints"),
     ],
@@ -132,9 +132,11 @@ def test_bad_sizes_are_rejected(sizes, error, match):
 
 
 def test_simplenet_rejects_bad_sizes():
-    """SimpleNet validates its three sizes."""
-    with pytest.raises(ValueError, match=">= 1"):
+    """SimpleNet validates its three sizes, naming the one that is wrong."""
+    with pytest.raises(ValueError, match="hidden_size must be an int >= 1, got 0"):
         SimpleNet(4, 0, 3)
+    with pytest.raises(TypeError, match="output_size must be an int, got float"):
+        SimpleNet(4, 10, 3.0)
 
 
 @pytest.mark.parametrize(
@@ -161,6 +163,12 @@ def test_count_parameters_trainable_only():
     assert count_parameters(model, trainable_only=True) == 10 * 3 + 3
     with pytest.raises(TypeError, match="model"):
         count_parameters([1, 2])
+
+
+def test_count_parameters_rejects_a_non_bool_flag():
+    """trainable_only="no" is a TypeError: a non-empty string would count as True."""
+    with pytest.raises(TypeError, match="trainable_only must be True or False, got str"):
+        count_parameters(SimpleNet(4, 10, 3), trainable_only="no")
 
 
 def test_count_parameters_counts_shared_weights_once():

@@ -284,24 +284,31 @@ def test_defaults_match_torch(cls):
 @pytest.mark.parametrize(
     ("cls", "kwargs", "message"),
     [
-        (optim.SGD, dict(lr=-0.1), r"Invalid lr: expected lr >= 0, got -0\.1"),
-        (optim.SGD, dict(lr=float("nan")), r"Invalid lr"),
-        (optim.SGD, dict(momentum=-0.9), r"Invalid momentum: .* got -0\.9"),
-        (optim.SGD, dict(weight_decay=-1e-4), r"Invalid weight_decay: .* got -0\.0001"),
-        (optim.SGD, dict(nesterov=True), r"nesterov.*momentum=0"),
+        (optim.SGD, dict(lr=-0.1), r"lr must be a finite number >= 0, got -0\.1"),
+        (optim.SGD, dict(lr=float("nan")), r"lr must be a finite number >= 0, got nan"),
+        (optim.SGD, dict(lr=float("inf")), r"lr must be a finite number >= 0, got inf"),
+        (optim.SGD, dict(momentum=-0.9), r"momentum must be .* got -0\.9"),
+        (optim.SGD, dict(dampening=float("nan")), r"dampening must be a finite number, got nan"),
+        (optim.SGD, dict(weight_decay=-1e-4), r"weight_decay must be .* got -0\.0001"),
+        (optim.SGD, dict(nesterov=True), r"nesterov=True needs momentum > 0.*momentum=0"),
         (optim.SGD, dict(nesterov=True, momentum=0.9, dampening=0.1), r"dampening=0\.1"),
-        (optim.RMSprop, dict(lr=-1.0), r"Invalid lr"),
-        (optim.RMSprop, dict(alpha=-0.5), r"Invalid alpha: .* got -0\.5"),
-        (optim.RMSprop, dict(eps=-1e-8), r"Invalid eps: .* got -1e-08"),
-        (optim.RMSprop, dict(momentum=-0.1), r"Invalid momentum"),
-        (optim.RMSprop, dict(weight_decay=-0.1), r"Invalid weight_decay"),
-        (optim.Adam, dict(lr=-1e-3), r"Invalid lr"),
-        (optim.Adam, dict(eps=-1.0), r"Invalid eps"),
-        (optim.Adam, dict(betas=(1.0, 0.999)), r"Invalid betas\[0\]: expected 0 <= .* got 1\.0"),
-        (optim.Adam, dict(betas=(0.9, -0.1)), r"Invalid betas\[1\]: .* got -0\.1"),
-        (optim.Adam, dict(weight_decay=-0.1), r"Invalid weight_decay"),
-        (optim.AdamW, dict(betas=(0.9, 1.5)), r"Invalid betas\[1\]"),
-        (optim.AdamW, dict(weight_decay=-0.1), r"Invalid weight_decay"),
+        (optim.RMSprop, dict(lr=-1.0), r"lr must be a finite number >= 0"),
+        (optim.RMSprop, dict(alpha=-0.5), r"alpha must be a number in \[0, 1\], got -0\.5"),
+        (optim.RMSprop, dict(alpha=1.5), r"alpha must be a number in \[0, 1\], got 1\.5"),
+        (optim.RMSprop, dict(eps=-1e-8), r"eps must be .* got -1e-08"),
+        (optim.RMSprop, dict(momentum=-0.1), r"momentum must be a finite number >= 0"),
+        (optim.RMSprop, dict(weight_decay=-0.1), r"weight_decay must be a finite number >= 0"),
+        (optim.Adam, dict(lr=-1e-3), r"lr must be a finite number >= 0"),
+        (optim.Adam, dict(eps=-1.0), r"eps must be a finite number >= 0"),
+        (
+            optim.Adam,
+            dict(betas=(1.0, 0.999)),
+            r"betas\[0\] must be a number in \[0, 1\), got 1\.0",
+        ),
+        (optim.Adam, dict(betas=(0.9, -0.1)), r"betas\[1\] must be .* got -0\.1"),
+        (optim.Adam, dict(weight_decay=-0.1), r"weight_decay must be a finite number >= 0"),
+        (optim.AdamW, dict(betas=(0.9, 1.5)), r"betas\[1\] must be a number in \[0, 1\)"),
+        (optim.AdamW, dict(weight_decay=-0.1), r"weight_decay must be a finite number >= 0"),
     ],
 )
 def test_invalid_arguments_raise_value_error(cls, kwargs, message):
@@ -314,10 +321,10 @@ def test_invalid_arguments_raise_value_error(cls, kwargs, message):
     ("cls", "kwargs", "message"),
     [
         (optim.SGD, dict(lr="0.1"), r"lr must be a real number, got str"),
-        (optim.SGD, dict(nesterov=1), r"nesterov must be a bool, got int"),
-        (optim.RMSprop, dict(centered="yes"), r"centered must be a bool"),
-        (optim.Adam, dict(betas=0.9), r"betas must be a pair"),
-        (optim.Adam, dict(amsgrad=None), r"amsgrad must be a bool"),
+        (optim.SGD, dict(nesterov=1), r"nesterov must be True or False, got int"),
+        (optim.RMSprop, dict(centered="yes"), r"centered must be True or False, got str"),
+        (optim.Adam, dict(betas=0.9), r"betas must be a pair \(beta1, beta2\), got float"),
+        (optim.Adam, dict(amsgrad=None), r"amsgrad must be True or False, got NoneType"),
         (optim.AdamW, dict(betas=(0.9, 0.99, 0.999)), r"betas must be a pair"),
     ],
 )
@@ -327,8 +334,77 @@ def test_wrong_types_raise_type_error(cls, kwargs, message):
         cls(make_model().parameters(), **kwargs)
 
 
-def test_param_group_options_are_checked_too():
+@pytest.mark.parametrize("cls", list(TORCH_TWIN))
+def test_param_group_options_are_checked_too(cls):
     """An invalid value given for one param group is rejected like a default would be."""
     model = make_model()
-    with pytest.raises(ValueError, match=r"Invalid lr: expected lr >= 0, got -1"):
-        optim.Adam([{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": -1}])
+    groups = [{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": -1}]
+    with pytest.raises(ValueError, match=r"lr must be a finite number >= 0, got -1"):
+        cls(groups)
+
+
+def test_param_group_added_later_is_checked_too():
+    """add_param_group applies the same checks as the constructor."""
+    model = make_model()
+    opt = optim.SGD(model[0].parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"momentum must be a finite number >= 0, got -1"):
+        opt.add_param_group({"params": model[2].parameters(), "momentum": -1})
+    assert len(opt.param_groups) == 1
+
+
+@pytest.mark.parametrize(
+    ("group", "error", "message"),
+    [
+        (
+            {"learning_rate": 0.1},
+            ValueError,
+            r"param group 0 has an unknown option 'learning_rate'; Adam takes lr, ",
+        ),
+        ({"foreach": True}, ValueError, r"unknown option 'foreach'"),
+        (None, ValueError, r"param group 0 must have a 'params' key, got keys \['lr'\]"),
+    ],
+    ids=["misspelt key", "unsupported torch option", "no params"],
+)
+def test_malformed_param_groups_are_named(group, error, message):
+    """A group with a key the optimizer does not take, or without "params", is refused."""
+    params = make_model().parameters()
+    group = {"lr": 0.1} if group is None else {"params": params, **group}
+    with pytest.raises(error, match=message):
+        optim.Adam([group])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (5, r"params must be an iterable of tensors or of dicts \(parameter groups\), got int: 5"),
+        ("weights", r"params must be an iterable of tensors .* got str"),
+        (torch.ones(2, requires_grad=True), r"params must be .* got one tensor: put it in a list"),
+        ({"params": []}, r"params must be .* got one parameter group: put it in a list"),
+        (
+            [torch.tensor([1, 2])],
+            r"params must hold floating-point tensors, got one of torch.int64",
+        ),
+    ],
+    ids=["int", "str", "one tensor", "one group", "integer tensor"],
+)
+def test_bad_params_raise_type_error(params, message):
+    """params that are not an iterable of float tensors or groups raise TypeError saying why."""
+    with pytest.raises(TypeError, match=message):
+        optim.SGD(params, lr=0.1)
+
+
+def test_named_parameters_and_scheduler_keys_are_accepted():
+    """(name, tensor) pairs and a group's "initial_lr" are torch.optim keys, not typos."""
+    model = make_model()
+    opt = optim.SGD(model.named_parameters(), lr=0.1)
+    assert opt.param_groups[0]["param_names"] == [name for name, _ in model.named_parameters()]
+    opt = optim.Adam([{"params": model.parameters(), "initial_lr": 0.1}])
+    assert opt.param_groups[0]["initial_lr"] == 0.1
+
+
+def test_adamw_shares_adams_step():
+    """AdamW is an Adam that inherits its step(); only the weight decay default differs."""
+    assert issubclass(optim.AdamW, optim.Adam)
+    assert optim.AdamW.step is optim.Adam.step
+    assert optim.AdamW(make_model().parameters()).defaults["weight_decay"] == 1e-2
+    assert optim.Adam(make_model().parameters()).defaults["weight_decay"] == 0

@@ -111,6 +111,21 @@ def test_plot_layer_statistics_marks_all_zero_on_log_axis():
     assert list(ax.get_lines()[1].get_xdata()) == [1, 2, 3]
 
 
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda curves: plotting.plot_lines([1, 2, 3], curves, logy=True),
+        lambda curves: plotting.plot_loss_curves(curves),
+    ],
+    ids=["plot_lines", "plot_loss_curves"],
+)
+def test_log_axis_marks_an_all_zero_curve_in_every_line_plot(draw):
+    """plot_lines and plot_loss_curves, on a log axis, mark an all-zero curve as not drawn."""
+    ax = draw({"zero": [0.0, 0.0, 0.0], "loss": [1.0, 0.5, 0.25]})
+    assert _legend_texts(ax) == ["zero (all zero, not drawn)", "loss"]
+    assert [len(line.get_xdata()) for line in ax.get_lines()] == [0, 3]
+
+
 def test_plot_function_and_derivative_uses_autograd_and_overlay():
     """The right panel holds autograd derivatives and the dashed closed-form overlay."""
     x = torch.linspace(-3, 3, 61)

@@ -31,6 +31,8 @@ __all__ = [
     "check_optimizer",
     "check_path",
     "check_real",
+    "check_in_range",
+    "check_seed",
     "type_name",
 ]
 
@@ -154,3 +156,21 @@ def check_path(path: Any, name: str = "path") -> str:
     check_instance(path, name, (str, os.PathLike), "a str or os.PathLike")
     return os.fspath(path)
 
+
+def check_in_range(
+    value: object, name: str, low: float, high: float, *, include_high: bool = True
+) -> float:
+    """``value`` as a float: a real number from ``low`` to ``high`` (``high`` itself
+    excluded when ``include_high`` is False), e.g. ``betas[0] must be a number in [0, 1)``."""
+    x = check_real(value, name)
+    if not (low <= x <= high if include_high else low <= x < high):
+        closing = "]" if include_high else ")"
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}{closing}, got {value!r}")
+    return x
+
+
+def check_seed(seed: object, name: str = "seed") -> None:
+    """``seed`` is an int that ``torch.manual_seed`` takes: from -2**63 to 2**64 - 1."""
+    check_int(seed, name)
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError(f"{name} must be an int from -2**63 to 2**64 - 1, got {seed!r}")

@@ -54,6 +54,7 @@ error is more useful than a ``nan`` found ten steps later.
 Operands may be :class:`Value` objects or real Python numbers (``int``, ``float`` or any
 :class:`numbers.Real`, such as NumPy scalars). ``bool`` is rejected with a
 :class:`TypeError`: ``True * x`` is almost always a comparison result used by mistake.
+``nan`` is rejected with a :class:`ValueError`, for the reason above; ``inf`` is accepted.
 
 Examples
 --------
@@ -68,17 +69,25 @@ Examples
 from __future__ import annotations
 
 import math
-import numbers
+
+from gradbook._validation import check_instance, check_real, type_name
 
 __all__ = ["Value"]
 
 
 def _check_number(x: object, *, what: str) -> float:
-    """Return ``x`` as a float, or raise a TypeError naming ``what`` and the type got."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    """``x`` as a float: a real number, not a bool, not NaN (``inf`` is allowed).
+
+    :func:`~gradbook._validation.check_real` with the hint this engine's users need: an
+    operand may be a number *or a Value*, and a bool is a slip for ``1.0`` or ``0.0``.
+    """
+    try:
+        return check_real(x, what, finite=False)
+    except TypeError:
         hint = " (bool is not accepted: write 1.0 or 0.0)" if isinstance(x, bool) else ""
-        raise TypeError(f"{what} must be a real number or a Value, got {type(x).__name__}{hint}")
-    return float(x)
+        raise TypeError(
+            f"{what} must be a real number or a Value, got {type_name(x)}{hint}"
+        ) from None
 
 
 class Value:
@@ -114,8 +123,7 @@ class Value:
     def __init__(self, data: float, *, label: str | None = None) -> None:
         if isinstance(data, Value):
             raise TypeError("data must be a real number, got Value (use the Value itself)")
-        if label is not None and not isinstance(label, str):
-            raise TypeError(f"label must be a str or None, got {type(label).__name__}")
+        check_instance(label, "label", str, "a str", allow_none=True)
         self.data = _check_number(data, what="data")
         self.grad = 0.0
         self.label = label

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from gradbook._validation import check_model, check_optimizer, check_path, type_name
+
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 _FORMAT_KEY = "gradbook_checkpoint"
@@ -73,9 +75,9 @@ def save_checkpoint(
     >>> load_checkpoint(path, model)
     {'epoch': 3}
     """
-    path = _check_path(path)
-    _check_model(model)
-    _check_optimizer(optimizer)
+    path = check_path(path)
+    check_model(model)
+    check_optimizer(optimizer, allow_none=True)
     for key, value in metadata.items():
         _check_plain(value, key)
     folder = os.path.dirname(os.path.abspath(path))
@@ -147,9 +149,9 @@ def load_checkpoint(
         other than tensors and plain data (refused, never executed), or does not fit the
         model or optimizer.
     """
-    path = _check_path(path)
-    _check_model(model)
-    _check_optimizer(optimizer)
+    path = check_path(path)
+    check_model(model)
+    check_optimizer(optimizer, allow_none=True)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     if not os.path.isfile(path):
@@ -234,7 +236,7 @@ def _not_a_checkpoint_message(path: str, obj: Any) -> str:
             f"{path} is not a gradbook checkpoint: it holds a bare state_dict; load it with "
             "model.load_state_dict(torch.load(path, weights_only=True))"
         )
-    return f"{path} is not a gradbook checkpoint: it holds a {type(obj).__name__}"
+    return f"{path} is not a gradbook checkpoint: it holds a {type_name(obj)}"
 
 
 def _check_model_state(path: str, model: nn.Module, saved: dict) -> None:
@@ -300,24 +302,6 @@ def _class_name(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _check_path(path: Any) -> str:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    return os.fspath(path)
-
-
-def _check_model(model: Any) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-
-
-def _check_optimizer(optimizer: Any) -> None:
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}"
-        )
-
-
 def _check_plain(value: Any, where: str) -> None:
     """Metadata must survive ``weights_only=True`` loading: plain data only."""
     if isinstance(value, _PLAIN_SCALARS):
@@ -335,7 +319,7 @@ def _check_plain(value: Any, where: str) -> None:
     hint = " (use .tolist() or .item())" if isinstance(value, torch.Tensor) else ""
     raise TypeError(
         f"metadata {where!r} must be None, bool, int, float, str, or a list, tuple or dict "
-        f"of those; got {type(value).__name__}{hint}"
+        f"of those, got {type_name(value)}{hint}"
     )
 
 

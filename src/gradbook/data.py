@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import torch
 
+from gradbook._validation import check_bool, check_int, check_real, check_seed, type_name
+
 __all__ = ["make_moons", "make_regression", "make_spirals"]
 
 
@@ -52,14 +54,10 @@ def make_regression(
     y : torch.Tensor
         Targets, float32, shape ``(N, 1)``: ready for ``nn.Linear(d, 1)`` and ``nn.MSELoss``.
     """
-    _check_n_samples(n_samples, minimum=1)
-    w = torch.as_tensor(weights, dtype=torch.float32)
-    if w.ndim != 1 or w.numel() == 0:
-        raise ValueError(
-            f"weights must be a non-empty 1-D sequence of numbers, got shape {tuple(w.shape)}"
-        )
-    _check_number(bias, "bias")
-    _check_number(noise, "noise", minimum=0.0)
+    check_int(n_samples, "n_samples", minimum=1)
+    w = _weight_vector(weights)  # (d,)
+    check_real(bias, "bias")
+    check_real(noise, "noise", minimum=0)
     g = _generator(seed)
     X = torch.randn(n_samples, w.numel(), generator=g)  # (N, d)
     eps = torch.randn(n_samples, 1, generator=g)  # (N, 1)
@@ -107,12 +105,10 @@ def make_spirals(
         Class labels in ``0 .. n_classes - 1``, int64, shape ``(N,)``: ready for
         ``nn.CrossEntropyLoss``.
     """
-    if not isinstance(n_classes, int) or isinstance(n_classes, bool):
-        raise TypeError(f"n_classes must be an int, got {type(n_classes).__name__}")
-    if n_classes < 2:
-        raise ValueError(f"n_classes must be >= 2, got {n_classes}")
-    _check_n_samples(n_samples, minimum=n_classes)
-    _check_number(noise, "noise", minimum=0.0)
+    check_int(n_classes, "n_classes", minimum=2)
+    check_int(n_samples, "n_samples", minimum=n_classes)  # at least one point per arm
+    check_real(noise, "noise", minimum=0)
+    check_bool(shuffle, "shuffle")
     g = _generator(seed)
     # The first n_samples % n_classes classes get one extra point.
     counts = [n_samples // n_classes + (j < n_samples % n_classes) for j in range(n_classes)]
@@ -156,8 +152,9 @@ def make_moons(
     y : torch.Tensor
         Labels 0 or 1, int64, shape ``(N,)``.
     """
-    _check_n_samples(n_samples, minimum=2)
-    _check_number(noise, "noise", minimum=0.0)
+    check_int(n_samples, "n_samples", minimum=2)
+    check_real(noise, "noise", minimum=0)
+    check_bool(shuffle, "shuffle")
     g = _generator(seed)
     n_upper = n_samples // 2
     n_lower = n_samples - n_upper
@@ -172,25 +169,25 @@ def make_moons(
 
 
 def _generator(seed: int) -> torch.Generator:
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    """A fresh random generator seeded with ``seed``: the global random state is untouched."""
+    check_seed(seed)
     return torch.Generator().manual_seed(seed)
 
 
-def _check_n_samples(n_samples: int, *, minimum: int) -> None:
-    if not isinstance(n_samples, int) or isinstance(n_samples, bool):
-        raise TypeError(f"n_samples must be an int, got {type(n_samples).__name__}")
-    if n_samples < minimum:
-        raise ValueError(f"n_samples must be >= {minimum}, got {n_samples}")
-
-
-def _check_number(value: float, name: str, *, minimum: float | None = None) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+def _weight_vector(weights: object) -> torch.Tensor:
+    """``weights`` as a float32 vector, checked: a non-empty 1-D sequence of finite numbers."""
+    values = weights.tolist() if hasattr(weights, "tolist") else weights  # tensors, arrays
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise TypeError(
+            f"weights must be a sequence of real numbers or a 1-D tensor, got {type_name(weights)}"
+        )
+    if len(values) == 0:
+        raise ValueError("weights must hold at least one weight (one per feature), got none")
+    if any(isinstance(v, Sequence) and not isinstance(v, str) for v in values):
+        raise ValueError("weights must be 1-D (one weight per feature), got nested sequences")
+    for i, value in enumerate(values):
+        check_real(value, f"weights[{i}]")
+    return torch.tensor(values, dtype=torch.float32)
 
 
 def _maybe_shuffle(

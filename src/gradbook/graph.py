@@ -37,19 +37,19 @@ by that operation (2 for ``x + x``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import torch
-from matplotlib.font_manager import FontProperties
-from matplotlib.patches import ConnectionStyle
-from matplotlib.path import Path
-from matplotlib.textpath import text_to_path
 
+from gradbook._validation import check_instance, type_name
 from gradbook.autodiff import Value
 
+# matplotlib is imported inside the functions that draw, so that `import gradbook` (which
+# imports this module) does not load it: building a graph or its DOT text needs none.
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -72,17 +72,14 @@ def _check_names(names: object) -> dict[int, str]:
     """Map ``id(tensor) -> name`` from a ``{name: tensor}`` mapping."""
     if names is None:
         return {}
-    if not isinstance(names, Mapping):
-        raise TypeError(
-            f"names must be a mapping {{name: tensor}} (e.g. dict(model.named_parameters())), "
-            f"got {type(names).__name__}"
-        )
+    what = "a mapping {name: tensor} (e.g. dict(model.named_parameters()))"
+    check_instance(names, "names", Mapping, what)
     by_id: dict[int, str] = {}
     for name, tensor in names.items():
         if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
             raise TypeError(
                 "names must map str -> torch.Tensor, got an item "
-                f"{type(name).__name__} -> {type(tensor).__name__}"
+                f"{type_name(name)} -> {type_name(tensor)}"
             )
         by_id[id(tensor)] = name
     return by_id
@@ -210,14 +207,12 @@ def autograd_graph(
     >>> sorted(d["label"].split()[0] for _, d in g.nodes(data=True))
     ['PowBackward0', 'SumBackward0', 'x']
     """
-    if isinstance(output, torch.Tensor):
-        return _torch_graph(output, names)
+    what = "a torch.Tensor or a gradbook.autodiff.Value"
+    check_instance(output, "output", (torch.Tensor, Value), what)
     if isinstance(output, Value):
-        _check_names(names)
+        _check_names(names)  # unused for values, but a wrong kind is still a mistake
         return _value_graph(output)
-    raise TypeError(
-        f"output must be a torch.Tensor or a gradbook.autodiff.Value, got {type(output).__name__}"
-    )
+    return _torch_graph(output, names)
 
 
 def _as_graph(output: object, names: object) -> nx.DiGraph:
@@ -229,16 +224,24 @@ def _as_graph(output: object, names: object) -> nx.DiGraph:
     return autograd_graph(output, names=names)
 
 
-class _HorizontalS(ConnectionStyle.Arc3):
-    """A cubic Bezier that leaves and enters horizontally, so edges run between columns."""
+@functools.cache
+def _horizontal_s() -> type:
+    """The connection style of the drawing's edges, a matplotlib class made on first use."""
+    from matplotlib.patches import ConnectionStyle
+    from matplotlib.path import Path
 
-    def connect(self, posA: tuple[float, float], posB: tuple[float, float]) -> Path:
-        (x0, y0), (x1, y1) = posA, posB
-        bend = (x1 - x0) / 2.0
-        return Path(
-            [(x0, y0), (x0 + bend, y0), (x1 - bend, y1), (x1, y1)],
-            [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4],
-        )
+    class HorizontalS(ConnectionStyle.Arc3):
+        """A cubic Bezier that leaves and enters horizontally, so edges run between columns."""
+
+        def connect(self, posA: tuple[float, float], posB: tuple[float, float]) -> Path:
+            (x0, y0), (x1, y1) = posA, posB
+            bend = (x1 - x0) / 2.0
+            return Path(
+                [(x0, y0), (x0 + bend, y0), (x1 - bend, y1), (x1, y1)],
+                [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4],
+            )
+
+    return HorizontalS
 
 
 _PAD = 0.35  # box padding, in units of the font size (matplotlib's boxstyle pad)
@@ -249,6 +252,9 @@ _EDGE_SLOT = 0.14  # inches taken by an edge passing through a column
 
 def _box_size(label: str, fontsize: float, bold: bool) -> tuple[float, float]:
     """Width and height in inches of a label's padded box, measured from the font."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
     font = FontProperties(size=fontsize, weight="bold" if bold else "normal")
     lines = label.split("\n")
     width = max(
@@ -362,11 +368,23 @@ def draw_autograd_graph(
     matplotlib.axes.Axes
         The axes drawn on. Each node box is a text artist with ``gid`` ``"node:<key>"``.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
     graph = _as_graph(output, names)
-    # Shrink the font for big graphs, down to 6 pt, to keep the figure under ~30 inches.
+    fontsize, xy, routes, (x0, x1, y0, y1) = _fit_layout(graph)
+    if ax is None:
+        ax = _inch_axes(x0, x1, y0, y1)
+    boxes = _draw_boxes(ax, graph, xy, fontsize)
+    _draw_edges(ax, graph, xy, routes, boxes, fontsize)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_axis_off()
+    _draw_legend(ax, graph, fontsize)
+    return ax
+
+
+def _fit_layout(graph: nx.DiGraph) -> tuple[float, dict, dict, tuple[float, ...]]:
+    """Lay the graph out at the largest font (9 pt down to 6 pt) that keeps the drawing
+    under about 30 inches; return the font size, the box centres, the edge routes and the
+    extent ``(x0, x1, y0, y1)``, all in inches."""
     fontsize = 9.0
     while True:
         size = {
@@ -380,16 +398,22 @@ def draw_autograd_graph(
         ys += [y for route in routes.values() for *_, y in route]
         y0, y1 = min(ys) - 0.1, max(ys) + 0.1
         if fontsize <= 6.0 or max(x1 - x0, y1 - y0) <= 30.0:
-            break
+            return fontsize, xy, routes, (x0, x1, y0, y1)
         fontsize -= 0.5
 
-    if ax is None:
-        # Axes with 1 data unit = 1 inch, and margins for a title above and the legend below.
-        margin_x, below, above = 0.25, 0.55, 0.45
-        width, height = x1 - x0 + 2 * margin_x, y1 - y0 + below + above
-        fig = plt.figure(figsize=(width, height))
-        ax = fig.add_axes((margin_x / width, below / height, (x1 - x0) / width, (y1 - y0) / height))
 
+def _inch_axes(x0: float, x1: float, y0: float, y1: float) -> Axes:
+    """New axes in which 1 data unit is 1 inch, with room for a title and the legend."""
+    import matplotlib.pyplot as plt
+
+    margin_x, below, above = 0.25, 0.55, 0.45
+    width, height = x1 - x0 + 2 * margin_x, y1 - y0 + below + above
+    fig = plt.figure(figsize=(width, height))
+    return fig.add_axes((margin_x / width, below / height, (x1 - x0) / width, (y1 - y0) / height))
+
+
+def _draw_boxes(ax: Axes, graph: nx.DiGraph, xy: dict, fontsize: float) -> dict[str, Any]:
+    """One text box per node, coloured by kind; returns the text artists by node key."""
     boxes = {}
     for node, data in graph.nodes(data=True):
         kind = data["kind"]
@@ -409,7 +433,15 @@ def draw_autograd_graph(
                 "linewidth": 1.2 if kind == "output" else 0.8,
             },
         )
-    style = {"color": "#555555", "linewidth": 0.9, "connectionstyle": _HorizontalS()}
+    return boxes
+
+
+def _draw_edges(
+    ax: Axes, graph: nx.DiGraph, xy: dict, routes: dict, boxes: dict, fontsize: float
+) -> None:
+    """One arrow per edge, through its waypoints, clipped at both boxes; ``×n`` on an edge
+    that carries an input used n times."""
+    style = {"color": "#555555", "linewidth": 0.9, "connectionstyle": _horizontal_s()()}
     for (source, target), route in routes.items():
         # Waypoints: a horizontal run through each crossed column, in the edge's own slot.
         points = [xy[source]]
@@ -437,9 +469,11 @@ def draw_autograd_graph(
                 ha="center", va="bottom", color="#555555",
             )  # fmt: skip
 
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_axis_off()
+
+def _draw_legend(ax: Axes, graph: nx.DiGraph, fontsize: float) -> None:
+    """A legend below the drawing, for the node kinds that occur in it."""
+    from matplotlib.patches import Patch
+
     kinds = [k for k in _KIND_COLORS if any(d["kind"] == k for _, d in graph.nodes(data=True))]
     ax.legend(
         handles=[
@@ -452,7 +486,6 @@ def draw_autograd_graph(
         frameon=False,
         fontsize=max(fontsize, 8.0),
     )
-    return ax
 
 
 def _dot_quote(text: str) -> str:

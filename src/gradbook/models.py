@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from gradbook._validation import check_bool, check_choice, check_int, check_model, type_name
+
 __all__ = [
     "MLP",
     "SimpleNet",
@@ -78,7 +80,12 @@ class SimpleNet(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
-        _check_sizes([input_size, hidden_size, output_size], name="SimpleNet sizes")
+        for name, size in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("output_size", output_size),
+        ):
+            check_int(size, name, minimum=1)
         super().__init__()
         self.linear1 = nn.Linear(input_size, hidden_size)
         self.relu = nn.ReLU()
@@ -161,8 +168,8 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     int
         The total number of scalar parameters.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_model(model)
+    check_bool(trainable_only, "trainable_only")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -216,10 +223,8 @@ def init_weights(model: nn.Module, scheme: str) -> nn.Module:
     nn.Module
         The same ``model``, for chaining.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(scheme, str) or scheme not in _INIT_SCHEMES:
-        raise ValueError(f"scheme must be one of {', '.join(_INIT_SCHEMES)}; got {scheme!r}")
+    check_model(model)
+    check_choice(scheme, "scheme", _INIT_SCHEMES)
     layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))]
     if not layers:
         raise ValueError(
@@ -244,16 +249,14 @@ def init_weights(model: nn.Module, scheme: str) -> nn.Module:
 
 
 def _check_sizes(sizes: Sequence[int], *, name: str) -> list[int]:
+    """``sizes`` as a list: layer widths, input first and output last, each an int >= 1."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise TypeError(f"{name} must be a sequence of ints, got {type(sizes).__name__}")
+        raise TypeError(f"{name} must be a sequence of ints, got {type_name(sizes)}")
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"{name} needs at least 2 entries (input and output), got {sizes}")
-    for s in sizes:
-        if not isinstance(s, int) or isinstance(s, bool):
-            raise TypeError(f"{name} must hold ints, got {s!r} ({type(s).__name__}) in {sizes}")
-        if s < 1:
-            raise ValueError(f"{name} must all be >= 1, got {s} in {sizes}")
+    for i, size in enumerate(sizes):
+        check_int(size, f"{name}[{i}]", minimum=1)
     return sizes
 
 
@@ -274,5 +277,5 @@ def _activation_factory(activation):
         return (lambda: copy.deepcopy(activation)), repr(activation)
     raise TypeError(
         "activation must be a name, an nn.Module class or an nn.Module instance, "
-        f"got {type(activation).__name__}"
+        f"got {type_name(activation)}"
     )

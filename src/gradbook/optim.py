@@ -8,6 +8,12 @@ line, under the same names (:math:`m`, :math:`v`, :math:`\hat{m}`, :math:`\hat{v
 :math:`t`). The tests train the same model with these optimizers and with
 :mod:`torch.optim` and check that the two trajectories agree to float64 precision.
 
+The module holds a private base class, ``_Optimizer``, that checks every parameter
+group's options (each optimizer states its own rules in ``_check_options``);
+:class:`SGD`, :class:`RMSprop` and :class:`Adam`, each with its own ``step()``; and
+:class:`AdamW`, an :class:`Adam` subclass that shares Adam's ``step()`` (its decoupled
+weight decay is one line of it).
+
 Example
 -------
 >>> import torch
@@ -22,76 +28,98 @@ tensor([ 0.9000, -1.9000])
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 
+from gradbook._validation import (
+    check_bool,
+    check_in_range,
+    check_instance,
+    check_real,
+    type_name,
+)
+
 __all__ = ["SGD", "RMSprop", "Adam", "AdamW"]
 
 Params = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
 
+# Keys a param group may hold besides the optimizer's own options: "param_names" is what
+# torch.optim writes for named_parameters(), "initial_lr" what its lr schedulers write.
+_GROUP_KEYS = ("params", "param_names", "initial_lr")
+
 
 # --------------------------------------------------------------------------------------
-# Argument checks: one message format for every optimizer
+# What the four optimizers share: their options are checked, group by group
 # --------------------------------------------------------------------------------------
 
 
-def _check_real(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
+class _Optimizer(torch.optim.Optimizer):
+    """A :class:`torch.optim.Optimizer` whose every parameter group is checked.
+
+    torch.optim checks only the options given to ``__init__``: a group's own
+    ``"lr": -1``, a misspelt ``"learning_rate"``, a group without ``"params"`` or an
+    integer tensor would get through, or fail later with a ``KeyError``. Each subclass
+    states its rules in ``_check_options``; this class applies them to the defaults and to
+    every group, the ones given to ``__init__`` and the ones added later.
+    """
+
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        raise NotImplementedError  # each optimizer states its own rules
+
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
+        _check_params(params)
+        self._check_options(defaults)
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group, its options checked like those given to ``__init__``."""
+        where = f"param group {len(self.param_groups)}"
+        check_instance(param_group, where, dict, "a dict with a 'params' key")
+        if "params" not in param_group:
+            raise ValueError(f"{where} must have a 'params' key, got keys {sorted(param_group)}")
+        unknown = sorted(set(param_group) - set(self.defaults) - set(_GROUP_KEYS))
+        if unknown:
+            known = ", ".join(self.defaults)
+            raise ValueError(
+                f"{where} has an unknown option {unknown[0]!r}; {type(self).__name__} takes {known}"
+            )
+        self._check_options({**self.defaults, **param_group})
+        param_group["params"] = _floating_tensors(param_group["params"])
+        super().add_param_group(param_group)
 
 
-def _check_nonnegative(name: str, value: object) -> None:
-    _check_real(name, value)
-    if not value >= 0:  # written this way round so that NaN is rejected too
-        raise ValueError(f"Invalid {name}: expected {name} >= 0, got {value!r}")
+def _check_params(params: object) -> None:
+    """``params`` is an iterable of tensors or of param-group dicts (not one of them)."""
+    what = "an iterable of tensors or of dicts (parameter groups)"
+    if isinstance(params, torch.Tensor | dict):
+        one = "tensor" if isinstance(params, torch.Tensor) else "parameter group"
+        raise TypeError(f"params must be {what}, got one {one}: put it in a list")
+    if isinstance(params, str) or not isinstance(params, Iterable):
+        raise TypeError(f"params must be {what}, got {type_name(params)}: {params!r}")
 
 
-def _check_bool(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}: {value!r}")
+def _floating_tensors(params: Any) -> Any:
+    """A group's ``params`` as a list (a generator can be read only once), every tensor in
+    it checked to be floating point: the update equations are for real numbers."""
+    if isinstance(params, torch.Tensor):
+        params = [params]
+    elif not isinstance(params, set):  # torch.optim refuses sets, with its own message
+        params = list(params)
+    for item in params:
+        tensor = item[1] if isinstance(item, tuple) else item  # (name, tensor) pairs too
+        if isinstance(tensor, torch.Tensor) and not tensor.is_floating_point():
+            raise TypeError(f"params must hold floating-point tensors, got one of {tensor.dtype}")
+    return params
 
 
 def _check_betas(betas: object) -> None:
     if not isinstance(betas, tuple | list) or len(betas) != 2:
-        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {type_name(betas)}: {betas!r}")
     for i, beta in enumerate(betas):
-        _check_real(f"betas[{i}]", beta)
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"Invalid betas[{i}]: expected 0 <= betas[{i}] < 1, got {beta!r}")
-
-
-def _check_sgd_options(group: dict[str, Any]) -> None:
-    _check_nonnegative("lr", group["lr"])
-    _check_nonnegative("momentum", group["momentum"])
-    _check_real("dampening", group["dampening"])
-    _check_nonnegative("weight_decay", group["weight_decay"])
-    _check_bool("nesterov", group["nesterov"])
-    _check_bool("maximize", group["maximize"])
-    if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-        raise ValueError(
-            "Invalid nesterov=True: Nesterov momentum needs momentum > 0 and "
-            f"dampening == 0, got momentum={group['momentum']!r}, "
-            f"dampening={group['dampening']!r}"
-        )
-
-
-def _check_rmsprop_options(group: dict[str, Any]) -> None:
-    for name in ("lr", "alpha", "eps", "weight_decay", "momentum"):
-        _check_nonnegative(name, group[name])
-    _check_bool("centered", group["centered"])
-    _check_bool("maximize", group["maximize"])
-
-
-def _check_adam_options(group: dict[str, Any]) -> None:
-    _check_nonnegative("lr", group["lr"])
-    _check_betas(group["betas"])
-    _check_nonnegative("eps", group["eps"])
-    _check_nonnegative("weight_decay", group["weight_decay"])
-    _check_bool("amsgrad", group["amsgrad"])
-    _check_bool("maximize", group["maximize"])
+        check_in_range(beta, f"betas[{i}]", 0.0, 1.0, include_high=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -107,6 +135,11 @@ def _evaluate(closure: Callable[[], Any] | None) -> Any:
         return closure()
 
 
+def _with_grad(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The parameters that have a gradient: the others are neither moved nor given state."""
+    return [p for p in params if p.grad is not None]
+
+
 def _gradient(p: torch.Tensor, maximize: bool) -> torch.Tensor:
     """The gradient to descend: ``p.grad``, or its negative to climb instead."""
     if p.grad.is_sparse:
@@ -119,7 +152,7 @@ def _gradient(p: torch.Tensor, maximize: bool) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 
 
-class SGD(torch.optim.Optimizer):
+class SGD(_Optimizer):
     r"""Stochastic gradient descent, with optional momentum, Nesterov and weight decay.
 
     For each parameter :math:`\theta` with a gradient, one step does:
@@ -172,31 +205,15 @@ class SGD(torch.optim.Optimizer):
     """
 
     def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-3,
-        *,
-        momentum: float = 0,
-        dampening: float = 0,
-        weight_decay: float = 0,
-        nesterov: bool = False,
-        maximize: bool = False,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a parameter group, its options checked like those given to ``__init__``."""
-        # torch.optim checks only the defaults; a group's own "lr": -1 would pass there.
-        _check_sgd_options({**self.defaults, **param_group})
-        super().add_param_group(param_group)
+        self, params: Params, lr: float = 1e-3, *,
+        momentum: float = 0, dampening: float = 0, nesterov: bool = False,
+        weight_decay: float = 0, maximize: bool = False,
+    ) -> None:  # fmt: skip
+        # fmt: skip above and below: the options stay grouped by what they do.
+        super().__init__(params, dict(
+            lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+            weight_decay=weight_decay, maximize=maximize,
+        ))  # fmt: skip
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -205,9 +222,7 @@ class SGD(torch.optim.Optimizer):
         for group in self.param_groups:
             lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
             lam, nesterov = group["weight_decay"], group["nesterov"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in _with_grad(group["params"]):
                 g = _gradient(p, group["maximize"])
                 if lam != 0:
                     g = g.add(p, alpha=lam)  # g = g + lambda theta
@@ -222,13 +237,26 @@ class SGD(torch.optim.Optimizer):
                 p.add_(g, alpha=-lr)  # theta = theta - lr g
         return loss
 
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        for name in ("lr", "momentum", "weight_decay"):
+            check_real(options[name], name, minimum=0)
+        check_real(options["dampening"], "dampening")
+        for name in ("nesterov", "maximize"):
+            check_bool(options[name], name)
+        if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
+            raise ValueError(
+                "nesterov=True needs momentum > 0 and dampening == 0, got "
+                f"momentum={options['momentum']!r}, dampening={options['dampening']!r}"
+            )
+
 
 # --------------------------------------------------------------------------------------
 # RMSprop
 # --------------------------------------------------------------------------------------
 
 
-class RMSprop(torch.optim.Optimizer):
+class RMSprop(_Optimizer):
     r"""RMSprop: divide each gradient by a running root mean square of its past values.
 
     For each parameter :math:`\theta` with a gradient, at step :math:`t = 1, 2, \ldots`
@@ -286,44 +314,23 @@ class RMSprop(torch.optim.Optimizer):
     """
 
     def __init__(
-        self,
-        params: Params,
-        lr: float = 0.01,
-        *,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        momentum: float = 0,
-        centered: bool = False,
-        maximize: bool = False,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a parameter group, its options checked like those given to ``__init__``."""
-        # torch.optim checks only the defaults; a group's own "lr": -1 would pass there.
-        _check_rmsprop_options({**self.defaults, **param_group})
-        super().add_param_group(param_group)
+        self, params: Params, lr: float = 0.01, *,
+        alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
+        momentum: float = 0, weight_decay: float = 0, maximize: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__(params, dict(
+            lr=lr, alpha=alpha, eps=eps, centered=centered,
+            momentum=momentum, weight_decay=weight_decay, maximize=maximize,
+        ))  # fmt: skip
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Take one step for every parameter that has a gradient; return the closure's loss."""
         loss = _evaluate(closure)
         for group in self.param_groups:
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            lam, mu, centered = group["weight_decay"], group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
+            lam, centered = group["weight_decay"], group["centered"]
+            for p in _with_grad(group["params"]):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
@@ -355,13 +362,21 @@ class RMSprop(torch.optim.Optimizer):
                     p.addcdiv_(g, denominator, value=-lr)
         return loss
 
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        for name in ("lr", "eps", "momentum", "weight_decay"):
+            check_real(options[name], name, minimum=0)
+        check_in_range(options["alpha"], "alpha", 0.0, 1.0)
+        for name in ("centered", "maximize"):
+            check_bool(options[name], name)
+
 
 # --------------------------------------------------------------------------------------
 # Adam and AdamW
 # --------------------------------------------------------------------------------------
 
 
-class Adam(torch.optim.Optimizer):
+class Adam(_Optimizer):
     r"""Adam: gradient descent with bias-corrected running moments of the gradient.
 
     For each parameter :math:`\theta` with a gradient, at step :math:`t = 1, 2, \ldots`
@@ -385,7 +400,7 @@ class Adam(torch.optim.Optimizer):
     (``eps``), :math:`\lambda` (``weight_decay``). State: ``"step"`` (:math:`t`),
     ``"m"``, ``"v"`` and, with ``amsgrad``, ``"v_max"``. The weight decay here is an L2
     penalty folded into the gradient, so Adam rescales it like the rest of the gradient;
-    :class:`AdamW` decays the weights directly instead.
+    :class:`AdamW` decays the weights directly instead (the one line that differs).
 
     .. note::
 
@@ -417,43 +432,31 @@ class Adam(torch.optim.Optimizer):
         Climb the objective instead of descending it.
     """
 
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-3,
-        *,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        amsgrad: bool = False,
-        maximize: bool = False,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
+    # How weight decay enters: False, as L2 added to the gradient (Adam); True, applied to
+    # the weights directly (AdamW sets it). The one thing that differs between the two.
+    _decoupled_weight_decay = False
 
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a parameter group, its options checked like those given to ``__init__``."""
-        # torch.optim checks only the defaults; a group's own "lr": -1 would pass there.
-        _check_adam_options({**self.defaults, **param_group})
-        super().add_param_group(param_group)
+    def __init__(
+        self, params: Params, lr: float = 1e-3, *,
+        betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, amsgrad: bool = False,
+        weight_decay: float = 0, maximize: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__(params, dict(
+            lr=lr, betas=betas, eps=eps, amsgrad=amsgrad, weight_decay=weight_decay,
+            maximize=maximize,
+        ))  # fmt: skip
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Take one step for every parameter that has a gradient; return the closure's loss."""
+        """Take one step for every parameter that has a gradient; return the closure's loss.
+
+        AdamW takes this same step: ``_decoupled_weight_decay`` picks its weight decay.
+        """
         loss = _evaluate(closure)
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             lam, amsgrad = group["weight_decay"], group["amsgrad"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in _with_grad(group["params"]):
                 state = self.state[p]
                 if not state:  # t = 0, m_0 = v_0 = 0
                     state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
@@ -463,8 +466,10 @@ class Adam(torch.optim.Optimizer):
                 t, m, v = state["step"], state["m"], state["v"]
 
                 g = _gradient(p, group["maximize"])
-                if lam != 0:
-                    g = g.add(p, alpha=lam)  # g = g + lambda theta
+                if lam != 0 and self._decoupled_weight_decay:
+                    p.mul_(1 - lr * lam)  # AdamW: theta = theta - lr lambda theta
+                elif lam != 0:
+                    g = g.add(p, alpha=lam)  # Adam: g = g + lambda theta
                 m.lerp_(g, 1 - beta1)  # m = beta1 m + (1 - beta1) g
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v = beta2 v + (1 - beta2) g^2
                 m_hat = m / (1 - beta1**t)
@@ -478,8 +483,16 @@ class Adam(torch.optim.Optimizer):
                 p.addcdiv_(m_hat, v_hat.sqrt_().add_(eps), value=-lr)
         return loss
 
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        for name in ("lr", "eps", "weight_decay"):
+            check_real(options[name], name, minimum=0)
+        _check_betas(options["betas"])
+        for name in ("amsgrad", "maximize"):
+            check_bool(options[name], name)
 
-class AdamW(torch.optim.Optimizer):
+
+class AdamW(Adam):
     r"""AdamW: Adam with weight decay applied to the weights, not mixed into the gradient.
 
     For each parameter :math:`\theta` with a gradient, at step :math:`t = 1, 2, \ldots`
@@ -489,13 +502,16 @@ class AdamW(torch.optim.Optimizer):
 
        \begin{aligned}
        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
-       & \theta_{t-1} \leftarrow \theta_{t-1} - \gamma \lambda \theta_{t-1} \\
-       & m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
-       & v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
-       & \hat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
-       & \textbf{if amsgrad} : \quad v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t), \quad
-           \hat{v}_t \leftarrow v^{\max}_t / (1 - \beta_2^t) \\
-       & \textbf{else} : \quad \hat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
+       & \theta_{t-1} \leftarrow \theta_{t-1} - \gamma \lambda \theta_{t-1}
+         \qquad \text{(the decoupled weight decay)} \\
+       & m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad
+         v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+       & \hat{m}_t \leftarrow m_t / (1 - \beta_1^t), \quad
+         \hat{v}_t \leftarrow \begin{cases}
+           v^{\max}_t / (1 - \beta_2^t) \text{ with }
+             v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t) & \text{if amsgrad} \\
+           v_t / (1 - \beta_2^t) & \text{otherwise}
+         \end{cases} \\
        & \theta_t \leftarrow \theta_{t-1} - \gamma \hat{m}_t / \big(\sqrt{\hat{v}_t} + \epsilon\big)
        \end{aligned}
 
@@ -503,7 +519,9 @@ class AdamW(torch.optim.Optimizer):
     (``eps``), :math:`\lambda` (``weight_decay``). State: ``"step"`` (:math:`t`),
     ``"m"``, ``"v"`` and, with ``amsgrad``, ``"v_max"``. The only line that differs from
     :class:`Adam` is the second: the decay shrinks :math:`\theta` directly, so it is
-    not divided by :math:`\sqrt{\hat{v}_t}` along with the gradient.
+    not divided by :math:`\sqrt{\hat{v}_t}` along with the gradient. AdamW is an
+    :class:`Adam` (as in :mod:`torch.optim`): one ``step()`` serves both, and Adam's
+    note on :math:`\epsilon` and ``amsgrad`` holds here too.
 
     .. note::
 
@@ -514,92 +532,23 @@ class AdamW(torch.optim.Optimizer):
        :math:`\lambda = 10^{-2}`) each step shrinks the weights by a factor
        :math:`1 - 10^{-5}`.
 
-    .. note::
-
-       :math:`\epsilon` is added to :math:`\sqrt{\hat{v}_t}`, as in Algorithm 1 of
-       Kingma and Ba (2015) and in :mod:`torch.optim`. The paper's "more efficient"
-       ordering (used by TensorFlow / Keras) folds the bias corrections into the step
-       size and adds :math:`\epsilon` to :math:`\sqrt{v_t}` instead: an
-       :math:`\epsilon` there acts like :math:`\epsilon / \sqrt{1 - \beta_2^t}` here,
-       larger early in training. With ``amsgrad``, the running maximum is taken over
-       the raw :math:`v_t` and bias-corrected afterwards, as torch does (the AMSGrad
-       paper has no bias correction at all).
-
     Parameters
     ----------
-    params : iterable of tensors or of dicts
-        The parameters to optimize, or parameter groups.
-    lr : float, default 1e-3
-        Learning rate :math:`\gamma \ge 0`.
-    betas : tuple of two floats, default (0.9, 0.999)
-        :math:`(\beta_1, \beta_2)`, each in :math:`[0, 1)`.
-    eps : float, default 1e-8
-        :math:`\epsilon \ge 0`, added to the denominator so it is never zero.
     weight_decay : float, default 1e-2
         Decoupled weight decay :math:`\lambda \ge 0` (torch.optim.AdamW's default).
-    amsgrad : bool, default False
-        Divide by the largest second moment seen so far (Reddi et al., 2018).
-    maximize : bool, default False
-        Climb the objective instead of descending it.
+    params, lr, betas, eps, amsgrad, maximize
+        As for :class:`Adam`.
     """
 
+    _decoupled_weight_decay = True
+
     def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-3,
-        *,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
+        self, params: Params, lr: float = 1e-3, *,
+        weight_decay: float = 1e-2,  # the one default that differs from Adam's (0)
+        betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, amsgrad: bool = False,
         maximize: bool = False,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            params, lr, weight_decay=weight_decay, betas=betas, eps=eps, amsgrad=amsgrad,
             maximize=maximize,
-        )
-        super().__init__(params, defaults)
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a parameter group, its options checked like those given to ``__init__``."""
-        # torch.optim checks only the defaults; a group's own "lr": -1 would pass there.
-        _check_adam_options({**self.defaults, **param_group})
-        super().add_param_group(param_group)
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Take one step for every parameter that has a gradient; return the closure's loss."""
-        loss = _evaluate(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            lam, amsgrad = group["weight_decay"], group["amsgrad"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:  # t = 0, m_0 = v_0 = 0
-                    state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
-                if amsgrad and "v_max" not in state:
-                    state["v_max"] = torch.zeros_like(p)
-                state["step"] += 1
-                t, m, v = state["step"], state["m"], state["v"]
-
-                g = _gradient(p, group["maximize"])
-                if lam != 0:
-                    p.mul_(1 - lr * lam)  # theta = theta - lr lambda theta
-                m.lerp_(g, 1 - beta1)  # m = beta1 m + (1 - beta1) g
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v = beta2 v + (1 - beta2) g^2
-                m_hat = m / (1 - beta1**t)
-                if amsgrad:
-                    v_max = torch.maximum(state["v_max"], v, out=state["v_max"])
-                    v_hat = v_max / (1 - beta2**t)
-                else:
-                    v_hat = v / (1 - beta2**t)
-                # theta = theta - lr m_hat / (sqrt(v_hat) + eps); v_hat is a temporary, so the
-                # square root and + eps can overwrite it instead of allocating again.
-                p.addcdiv_(m_hat, v_hat.sqrt_().add_(eps), value=-lr)
-        return loss
+        )  # fmt: skip

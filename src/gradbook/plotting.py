@@ -21,6 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from gradbook._validation import check_callable, check_instance, check_int
+
 __all__ = [
     "use_style",
     "subplots",
@@ -82,9 +84,8 @@ def subplots(
     fig, axes
         As :func:`matplotlib.pyplot.subplots` returns them.
     """
-    for name, value in (("nrows", nrows), ("ncols", ncols)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_int(nrows, "nrows", minimum=1)
+    check_int(ncols, "ncols", minimum=1)
     if figsize is None:
         width, height = _ONE_PANEL if ncols == 1 else _TWO_PANELS
         figsize = (width, height * (1 + 0.75 * (nrows - 1)))
@@ -109,17 +110,15 @@ def _to_numpy(values: Any, name: str) -> np.ndarray:
 
 
 def _check_mapping(curves: Any, name: str) -> None:
-    if not isinstance(curves, Mapping):
-        raise TypeError(f"{name} must be a dict of label -> values, got {type(curves).__name__}")
+    check_instance(curves, name, Mapping, "a dict of label -> values")
     if len(curves) == 0:
         raise ValueError(f"{name} must hold at least one entry, got an empty dict")
 
 
 def _axes_or_new(ax: Axes | None) -> Axes:
+    check_instance(ax, "ax", Axes, "a matplotlib Axes", allow_none=True)
     if ax is None:
         _, ax = subplots()
-    elif not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     return ax
 
 
@@ -128,6 +127,53 @@ def _label_axes(ax: Axes, *, xlabel: str, ylabel: str, title: str | None) -> Non
     ax.set_ylabel(ylabel)
     if title is not None:
         ax.set_title(title)
+
+
+def _line_plot(
+    curves: Any,
+    name: str,
+    *,
+    x: np.ndarray | None = None,
+    start: int = 1,
+    ax: Axes | None,
+    marker: str | None = None,
+    logx: bool = False,
+    logy: bool,
+    xlabel: str,
+    ylabel: str,
+    title: str | None,
+) -> Axes:
+    """The line plot under :func:`plot_lines`, :func:`plot_loss_curves` and
+    :func:`plot_layer_statistics`: one line per entry of ``curves`` (the argument ``name``).
+
+    Every line is drawn against the shared ``x`` when it is given (each must have its
+    shape), else against ``start, start + 1, ...`` (each must be non-empty and 1-D). On a
+    log axis an entry with nothing positive keeps its legend entry, marked ``(all zero, not
+    drawn)``. A legend is added when there are two lines or more.
+    """
+    _check_mapping(curves, name)
+    ax = _axes_or_new(ax)
+    for label, values in curves.items():
+        where = f"{name}[{label!r}]"
+        ys = _to_numpy(values, where)
+        if x is not None and ys.shape != x.shape:
+            raise ValueError(f"{where} must have the shape of x {x.shape}, got {ys.shape}")
+        if x is None and (ys.ndim != 1 or ys.size == 0):
+            raise ValueError(f"{where} must be a non-empty 1-D sequence, got shape {ys.shape}")
+        if logy and not np.any(ys > 0):
+            # Keep the legend honest: the line exists but has nothing to show on a log axis.
+            ax.plot([], [], marker=marker, label=f"{label} (all zero, not drawn)")
+            continue
+        xs = x if x is not None else np.arange(start, start + ys.size)
+        ax.plot(xs, ys, marker=marker, label=str(label))
+    if logy:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    _label_axes(ax, xlabel=xlabel, ylabel=ylabel, title=title)
+    if len(curves) > 1:
+        ax.legend()
+    return ax
 
 
 # --------------------------------------------------------------------------- lines
@@ -158,7 +204,8 @@ def plot_lines(
     xlabel, ylabel, title : str
         Axis labels and an optional title.
     logy, logx : bool
-        Logarithmic axes. Non-positive values are not drawn on a log axis.
+        Logarithmic axes. Non-positive values are not drawn on a log axis; a curve with
+        nothing positive keeps a legend entry, marked ``(all zero, not drawn)``.
     marker : str, optional
         A matplotlib marker for every point (``"o"``), handy for few points.
 
@@ -166,27 +213,21 @@ def plot_lines(
     -------
     Axes
     """
-    _check_mapping(curves, "curves")
     xs = _to_numpy(x, "x")
     if xs.ndim != 1:
         raise ValueError(f"x must be 1-D, got shape {tuple(xs.shape)}")
-    ax = _axes_or_new(ax)
-    for label, values in curves.items():
-        ys = _to_numpy(values, f"curves[{label!r}]")
-        if ys.shape != xs.shape:
-            raise ValueError(
-                f"curves[{label!r}] must have the shape of x {tuple(xs.shape)}, "
-                f"got {tuple(ys.shape)}"
-            )
-        ax.plot(xs, ys, marker=marker, label=str(label))
-    if logy:
-        ax.set_yscale("log")
-    if logx:
-        ax.set_xscale("log")
-    _label_axes(ax, xlabel=xlabel, ylabel=ylabel, title=title)
-    if len(curves) > 1:
-        ax.legend()
-    return ax
+    return _line_plot(
+        curves,
+        "curves",
+        x=xs,
+        ax=ax,
+        marker=marker,
+        logx=logx,
+        logy=logy,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        title=title,
+    )
 
 
 def plot_loss_curves(
@@ -210,7 +251,8 @@ def plot_loss_curves(
         Where to draw; a new one-panel figure when omitted.
     logy : bool
         Logarithmic loss axis (default), where a loss falling by orders of magnitude
-        stays readable.
+        stays readable. A curve with nothing positive keeps a legend entry, marked
+        ``(all zero, not drawn)``.
     xlabel, ylabel, title : str
         Axis labels and an optional title.
     start : int
@@ -220,34 +262,15 @@ def plot_loss_curves(
     -------
     Axes
     """
-    _check_mapping(curves, "curves")
-    ax = _axes_or_new(ax)
-    for label, values in curves.items():
-        ys = _to_numpy(values, f"curves[{label!r}]")
-        if ys.ndim != 1 or ys.size == 0:
-            raise ValueError(
-                f"curves[{label!r}] must be a non-empty 1-D sequence of losses, "
-                f"got shape {tuple(ys.shape)}"
-            )
-        ax.plot(np.arange(start, start + ys.size), ys, label=str(label))
-    if logy:
-        ax.set_yscale("log")
-    _label_axes(ax, xlabel=xlabel, ylabel=ylabel, title=title)
-    if len(curves) > 1:
-        ax.legend()
-    return ax
+    return _line_plot(
+        curves, "curves", start=start, ax=ax, logy=logy, xlabel=xlabel, ylabel=ylabel, title=title
+    )
 
 
 def plot_layer_statistics(
-    stats: Mapping[str, Sequence[float]],
-    *,
-    ax: Axes | None = None,
-    logy: bool = False,
-    xlabel: str = "layer",
-    ylabel: str = "activation std",
-    title: str | None = None,
-    start: int = 1,
-) -> Axes:
+    stats: Mapping[str, Sequence[float]], *, ax: Axes | None = None, logy: bool = False,
+    xlabel: str = "layer", ylabel: str = "activation std", title: str | None = None, start: int = 1,
+) -> Axes:  # fmt: skip
     """Draw one statistic per layer (activation std, gradient norm) for several networks.
 
     Parameters
@@ -270,26 +293,18 @@ def plot_layer_statistics(
     -------
     Axes
     """
-    _check_mapping(stats, "stats")
-    ax = _axes_or_new(ax)
-    for label, values in stats.items():
-        ys = _to_numpy(values, f"stats[{label!r}]")
-        if ys.ndim != 1 or ys.size == 0:
-            raise ValueError(
-                f"stats[{label!r}] must be a non-empty 1-D sequence, got shape {tuple(ys.shape)}"
-            )
-        layers = np.arange(start, start + ys.size)
-        if logy and not np.any(ys > 0):
-            # Keep the legend honest: the line exists but has nothing to show on a log axis.
-            ax.plot([], [], marker="o", label=f"{label} (all zero, not drawn)")
-            continue
-        ax.plot(layers, ys, marker="o", label=str(label))
-    if logy:
-        ax.set_yscale("log")
-    _label_axes(ax, xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    if len(stats) > 1:
-        ax.legend()
+    ax = _line_plot(
+        stats,
+        "stats",
+        start=start,
+        ax=ax,
+        marker="o",
+        logy=logy,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        title=title,
+    )
+    ax.xaxis.get_major_locator().set_params(integer=True)  # layers are counted, not measured
     return ax
 
 
@@ -301,8 +316,7 @@ def _as_dict(fn: Any, name: str, default_label: str) -> dict[str, Callable]:
         return {default_label: fn}
     _check_mapping(fn, name)
     for label, f in fn.items():
-        if not callable(f):
-            raise TypeError(f"{name}[{label!r}] must be callable, got {type(f).__name__}")
+        check_callable(f, f"{name}[{label!r}]")
     return dict(fn)
 
 
@@ -481,10 +495,8 @@ def plot_contour_with_paths(
     for name, lim in (("xlim", xlim), ("ylim", ylim)):
         if len(lim) != 2 or not lim[0] < lim[1]:
             raise ValueError(f"{name} must be (low, high) with low < high, got {lim!r}")
-    if not isinstance(levels, int) or isinstance(levels, bool) or levels < 2:
-        raise ValueError(f"levels must be an int >= 2, got {levels!r}")
-    if not isinstance(resolution, int) or isinstance(resolution, bool) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    check_int(levels, "levels", minimum=2)
+    check_int(resolution, "resolution", minimum=2)
     arrays = {}
     for label, path in paths.items():
         arr = _to_numpy(path, f"paths[{label!r}]")
@@ -568,10 +580,8 @@ def plot_decision_boundary(
     -------
     Axes
     """
-    if not callable(model):
-        raise TypeError(f"model must be callable, got {type(model).__name__}")
-    if not isinstance(resolution, int) or isinstance(resolution, bool) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    check_callable(model, "model")
+    check_int(resolution, "resolution", minimum=2)
     Xn = _to_numpy(X, "X")
     yn = _to_numpy(y, "y")
     if Xn.ndim != 2 or Xn.shape[1] != 2:

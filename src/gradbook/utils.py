@@ -7,6 +7,8 @@ import random
 import numpy as np
 import torch
 
+from gradbook._validation import check_seed
+
 __all__ = ["seed_everything"]
 
 
@@ -16,8 +18,7 @@ def seed_everything(seed: int = 0) -> None:
     Two runs that call ``seed_everything(s)`` with the same ``s`` and then do the same
     work print the same numbers. The docs build calls it before every tutorial.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
