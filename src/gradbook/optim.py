@@ -536,7 +536,9 @@ class AdamW(Adam):
     ----------
     weight_decay : float, default 1e-2
         Decoupled weight decay :math:`\lambda \ge 0` (torch.optim.AdamW's default).
-    params, lr, betas, eps, amsgrad, maximize
+    params : iterable of tensors or of dicts
+        The parameters to optimize, or parameter groups.
+    lr, betas, eps, amsgrad, maximize
         As for :class:`Adam`.
     """
 

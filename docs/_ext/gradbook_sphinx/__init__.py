@@ -19,7 +19,7 @@ time: a rebuild that runs no example must not pay for ``import torch``.
 
 from __future__ import annotations
 
-from gradbook_sphinx.api_pages import ModulePage, module_file, public_names
+from gradbook_sphinx.api_pages import ModulePage, module_file, public_bases, public_names
 from gradbook_sphinx.cards import TutorialCards
 from gradbook_sphinx.html_patches import drop_remote_stylesheets, label_animation_controls
 from gradbook_sphinx.minigallery import add_minigallery, note_backreference_dependency
@@ -45,6 +45,7 @@ def setup(app):
     app.connect("builder-inited", write_execution_times, priority=600)
     app.connect("env-get-outdated", outdated_pages)
     app.connect("autodoc-process-docstring", add_minigallery)
+    app.connect("autodoc-process-bases", public_bases)
     app.connect("source-read", note_backreference_dependency)
     app.connect("source-read", drop_remote_stylesheets)
     app.connect("source-read", label_animation_controls)

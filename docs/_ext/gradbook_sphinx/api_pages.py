@@ -15,6 +15,7 @@ its definition, found by following the re-export to the file that defines it.
 - ``read_definitions``: the kind of each top-level name, and the files read to tell.
 - ``definition_kinds``: the kinds alone.
 - ``ModulePage``: the directive.
+- ``public_bases``: the "Bases:" line of a class shows public classes only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from pathlib import Path
 
 from docutils.parsers.rst import Directive
 
-__all__ = ["ModulePage", "definition_kinds", "module_file", "public_names", "read_definitions"]
+__all__ = [
+    "ModulePage",
+    "definition_kinds",
+    "module_file",
+    "public_bases",
+    "public_names",
+    "read_definitions",
+]
 
 
 def module_file(package_dir: Path, module: str) -> Path:
@@ -177,3 +185,17 @@ class ModulePage(Directive):
             lines += [f".. {kinds.get(name, 'autodata')}:: {name}", ""]
         self.state_machine.insert_input(lines, f"<gradbook-module {module}>")
         return []
+
+
+def public_bases(app, name, obj, options, bases: list) -> None:
+    """autodoc-process-bases: show a private base class by its public ancestors.
+
+    ``gradbook.optim.SGD`` derives from a private ``_Optimizer`` that holds the shared
+    argument checks; a reader should see (and be linked to) ``torch.optim.Optimizer``.
+    """
+    shown = []
+    for base in bases:
+        while base.__name__.startswith("_") and base.__bases__ != (object,):
+            base = base.__bases__[0]
+        shown.append(base)
+    bases[:] = shown
