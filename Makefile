@@ -51,9 +51,10 @@ browser:
 test: $(VENV)/.stamp-test browser
 	$(BIN)/python -m pytest
 
-# The package's unit tests alone: no site build, no browser, no notebooks (seconds).
+# The package's unit tests alone (tests/, not tests/site/): no site build, no browser,
+# no notebooks (seconds).
 test-fast: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest tests --ignore=tests/site
 
 bench: $(VENV)/.stamp-dev
 	@for script in benchmarks/*.py; do \
