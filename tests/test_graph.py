@@ -351,3 +351,87 @@ def test_graphviz_accepts_the_dot_text():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count('class="node"') == 10
+
+
+# ---------------------------------------------------------------------------------------
+# Size limit and argument checks of the drawing (issue 13).
+# ---------------------------------------------------------------------------------------
+
+
+def value_chain(n_nodes: int) -> Value:
+    """A chain of tanh operations with exactly ``n_nodes`` values."""
+    v = Value(0.5, label="x")
+    for _ in range(n_nodes - 1):
+        v = v.tanh()
+    return v
+
+
+def test_a_5000_node_value_graph_is_refused_at_once():
+    """A 5,000-node Value chain: a ValueError with the count, the limit and what to do,
+    raised before any figure is made."""
+    with pytest.raises(ValueError, match="5,000 nodes, more than max_nodes=500") as info:
+        draw_autograd_graph(value_chain(5000))
+    message = str(info.value)
+    assert "max_nodes=None" in message and "to_dot()" in message
+    assert plt.get_fignums() == []
+
+
+def test_autograd_graph_and_to_dot_take_a_graph_of_any_size():
+    """The limit is the drawing's only: autograd_graph and to_dot take 5,000 nodes."""
+    out = value_chain(5000)
+    assert len(autograd_graph(out)) == 5000
+    assert to_dot(out).count(" -> ") == 4999
+
+
+@pytest.mark.parametrize("example", ["value", "tensor", "prebuilt"])
+def test_max_nodes_draws_up_to_the_limit_and_refuses_one_more(example):
+    """A graph of exactly max_nodes nodes is drawn; with max_nodes one less it is refused,
+    for values, tensors and a graph from autograd_graph alike."""
+    loss, _ = notebook_loss()
+    output = {"value": value_chain(6), "tensor": loss, "prebuilt": autograd_graph(loss)}[example]
+    n = len(autograd_graph(output) if example != "prebuilt" else output)
+    assert len(node_boxes(draw_autograd_graph(output, max_nodes=n))) == n
+    with pytest.raises(ValueError, match=f"has {n} nodes, more than max_nodes={n - 1}"):
+        draw_autograd_graph(output, max_nodes=n - 1)
+
+
+def test_a_deep_tensor_graph_is_refused_with_its_count():
+    """A 3,000-operation tensor chain: refused, and the count is autograd_graph's."""
+    x = torch.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0001
+    with pytest.raises(ValueError, match="3,001 nodes, more than max_nodes=500"):
+        draw_autograd_graph(y)
+
+
+def test_max_nodes_none_draws_any_size():
+    """max_nodes=None lifts the limit."""
+    ax = draw_autograd_graph(value_chain(12), max_nodes=None)
+    assert len(node_boxes(ax)) == 12
+
+
+@pytest.mark.parametrize(
+    ("max_nodes", "error"),
+    [("500", TypeError), (True, TypeError), (2.5, TypeError), (0, ValueError)],
+)
+def test_bad_max_nodes_raises_naming_it(max_nodes, error):
+    """max_nodes must be an int >= 1 or None (a bool or a string is a slip)."""
+    loss, _ = notebook_loss()
+    with pytest.raises(error, match="max_nodes must be an int"):
+        draw_autograd_graph(loss, max_nodes=max_nodes)
+
+
+@pytest.mark.parametrize("ax", ["left", 1, plt])
+def test_ax_of_the_wrong_type_raises_type_error(ax):
+    """ax must be matplotlib Axes or None; anything else is a TypeError naming ax."""
+    loss, _ = notebook_loss()
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes or None"):
+        draw_autograd_graph(loss, ax)
+
+
+def test_a_foreign_networkx_graph_raises_type_error():
+    """A DiGraph not made by autograd_graph is refused by the drawing and by to_dot."""
+    for fn in (draw_autograd_graph, to_dot):
+        with pytest.raises(TypeError, match="graph from autograd_graph"):
+            fn(nx.path_graph(3, create_using=nx.DiGraph))
