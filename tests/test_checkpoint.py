@@ -382,3 +382,139 @@ def test_cuda_checkpoint_loads_into_a_cpu_model(tmp_path):
     fresh, _ = _trained(seed=1)
     load_checkpoint(tmp_path / "c.pt", fresh, map_location="cpu")
     assert _same(fresh, {k: v.cpu() for k, v in model.state_dict().items()})
+
+
+# ------------------------------------------------------------------ issue 13: bad arguments
+
+
+def test_an_empty_path_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """save_checkpoint("") raises ValueError naming path, and writes nothing, here or above."""
+    model, _ = _trained()
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(ValueError, match="path must name a checkpoint file, got an empty path"):
+        save_checkpoint("", model)
+    assert os.listdir(tmp_path) == ["here"] and os.listdir(here) == []
+    with pytest.raises(ValueError, match="path must name a checkpoint file, got an empty path"):
+        load_checkpoint("", model)
+
+
+def test_a_folder_as_path_is_refused_before_anything_is_written(tmp_path):
+    """An existing folder, or a path ending in a separator, is a ValueError naming path."""
+    model, _ = _trained()
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"path '.*runs' is an existing folder: give a file "
+                       r"name in it, e.g. '.*runs/checkpoint\.pt'"):  # fmt: skip
+        save_checkpoint(folder, model)
+    with pytest.raises(ValueError, match="ends with a path separator, so it names a folder"):
+        save_checkpoint(str(tmp_path / "new") + os.sep, model)
+    assert sorted(os.listdir(tmp_path)) == ["runs"] and os.listdir(folder) == []
+    with pytest.raises(CheckpointError, match="is a folder, not a checkpoint file"):
+        load_checkpoint(folder, model)
+
+
+@pytest.mark.parametrize(
+    ("map_location", "error", "match"),
+    [
+        (5, TypeError, "map_location must be None, a str, a torch.device, a dict or a callable, "
+         "got int: 5"),
+        (torch.device, TypeError, "map_location must be None, a str, .* got type"),
+        ([("cuda:0", "cpu")], TypeError, "map_location must be None, .* got list"),
+        ({"cuda:0": torch.device("cpu")}, TypeError, "its values must be str, got device"),
+        ({0: "cpu"}, TypeError, "its keys must be str, got int"),
+        ("gpu", ValueError, "map_location 'gpu' is not a valid torch device"),
+    ],
+)  # fmt: skip
+def test_map_location_of_the_wrong_kind_is_named(tmp_path, map_location, error, match):
+    """A map_location that torch.load cannot take raises an error naming map_location."""
+    model, _ = _trained()
+    save_checkpoint(tmp_path / "c.pt", model)
+    with pytest.raises(error, match=match):
+        load_checkpoint(tmp_path / "c.pt", model, map_location=map_location)
+
+
+@pytest.mark.parametrize(
+    "map_location",
+    ["cpu", torch.device("cpu"), {"cpu": "cpu"}, lambda storage, location: storage],
+    ids=["str", "device", "dict", "callable"],
+)
+def test_every_kind_of_map_location_loads(tmp_path, map_location):
+    """map_location as a str, a torch.device, a dict or a callable is passed on and loads."""
+    model, opt = _trained()
+    save_checkpoint(tmp_path / "c.pt", model, opt)
+    fresh, fresh_opt = _trained(seed=1)
+    load_checkpoint(tmp_path / "c.pt", fresh, fresh_opt, map_location=map_location)
+    assert _same(fresh, model.state_dict())
+
+
+def test_load_argument_types_are_checked(tmp_path):
+    """Wrong argument types of load_checkpoint are TypeErrors naming the argument."""
+    model, _ = _trained()
+    save_checkpoint(tmp_path / "c.pt", model)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got int"):
+        load_checkpoint(3, model)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got dict"):
+        load_checkpoint(tmp_path / "c.pt", {"w": 1})
+    with pytest.raises(TypeError, match=r"model must be .*create one with MLP\("):
+        load_checkpoint(tmp_path / "c.pt", MLP)
+    with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer or None"):
+        load_checkpoint(tmp_path / "c.pt", model, "adam")
+
+
+# ------------------------------------------------------------------ issue 13: devices
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("map_location", ["cuda", torch.device("cuda"), {"cpu": "cuda:0"}])
+def test_map_location_cuda_on_a_cpu_machine_names_the_device_not_the_file(tmp_path, map_location):
+    """map_location naming CUDA on this CPU machine says so, with the fix; the file still loads."""
+    model, opt = _trained()
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, model, opt)
+    target, target_opt = _trained(seed=1)
+    snap, snap_opt = _snapshot(target, target_opt)
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(path, target, target_opt, map_location=map_location)
+    message = str(info.value)
+    assert re.match(
+        r"map_location(\['cpu'\])?=.* names a device this machine does not have", message
+    )
+    assert "CUDA" in message and message.endswith("='cpu'")  # the fix: map_location='cpu'
+    assert "corrupt" not in message and "truncated" not in message
+    assert _same(target, snap) and pickle.dumps(target_opt.state_dict()) == snap_opt
+    load_checkpoint(path, target, target_opt, map_location="cpu")  # the file is fine
+    assert _same(target, model.state_dict())
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without MPS")
+def test_map_location_mps_without_mps_names_the_device(tmp_path):
+    """map_location='mps' where MPS is missing raises ValueError naming map_location."""
+    model, _ = _trained()
+    save_checkpoint(tmp_path / "c.pt", model)
+    with pytest.raises(ValueError, match="map_location='mps' names a device this machine does "
+                       "not have: .*MPS.*; use map_location='cpu'"):  # fmt: skip
+        load_checkpoint(tmp_path / "c.pt", model, map_location="mps")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_checkpoint_saved_on_a_gpu_loads_on_a_cpu_machine_with_the_fix(tmp_path, monkeypatch):
+    """A file whose tensors were saved on CUDA, loaded here without map_location, gets a
+    CheckpointError that says the file is fine and to pass map_location='cpu', which works."""
+    model, opt = _trained()
+    path = tmp_path / "gpu.pt"
+    # torch.save tags each storage with where it lives; tag them as a GPU save would.
+    monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+    save_checkpoint(path, model, opt, epoch=4)
+    monkeypatch.undo()
+    target, target_opt = _trained(seed=1)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, target, target_opt)
+    message = str(info.value)
+    start = f"cannot load {path}: its tensors were saved on a device this machine does not have"
+    assert message.startswith(start + " (Attempting to deserialize object on a CUDA device")
+    assert message.endswith("The file itself is fine: load it with map_location='cpu'")
+    assert "corrupt" not in message
+    assert load_checkpoint(path, target, target_opt, map_location="cpu") == {"epoch": 4}
+    assert _same(target, model.state_dict())

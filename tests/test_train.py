@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
+import gradbook.models
 import gradbook.train
 from gradbook.data import make_regression
 from gradbook.models import MLP
@@ -612,3 +616,471 @@ def test_batch_size_larger_than_data_is_full_batch():
     assert (
         len(fit(model, nn.MSELoss(), _sgd(model), (X, y), epochs=2, batch_size=1000).step_loss) == 2
     )
+
+
+# ------------------------------------------------------------------ issue 13: data vs model
+
+_BROADCASTING = [
+    nn.MSELoss(),
+    nn.L1Loss(),
+    nn.HuberLoss(),
+    nn.SmoothL1Loss(),
+    nn.functional.mse_loss,
+    nn.functional.l1_loss,
+    nn.functional.huber_loss,
+    nn.functional.smooth_l1_loss,
+]
+
+
+def _fit(model, loss_fn, train_data, **kwargs):
+    """fit with SGD over ``model``'s parameters, one epoch unless told otherwise."""
+    kwargs.setdefault("epochs", 1)
+    return fit(model, loss_fn, _sgd(model), train_data, **kwargs)
+
+
+def _params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("loss_fn", _BROADCASTING, ids=lambda f: getattr(f, "__name__", None))
+def test_target_of_shape_n_against_output_n_1_is_refused_with_the_fix(loss_fn):
+    """y of shape (N,) against an (N, 1) output raises ValueError, with the fix (unsqueeze y)
+    and the broadcast it prevents, before any step."""
+    model, X, y = _linear_problem(n=40)
+    before = _params(model)
+    with pytest.raises(ValueError) as info:
+        _fit(model, loss_fn, (X, y.squeeze(1)))
+    message = str(info.value)
+    assert message.startswith(
+        "train_data's y has shape (40,), the model outputs (40, 1): use y.unsqueeze(1) "
+        "(or y.reshape(-1, 1))"
+    )
+    assert "broadcast them to (40, 40)" in message
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("loss_fn", [nn.MSELoss(), nn.functional.l1_loss])
+def test_target_of_shape_n_1_against_output_n_is_refused_with_the_fix(loss_fn):
+    """y of shape (N, 1) against an (N,) output raises ValueError saying to squeeze y."""
+    _, X, y = _linear_problem(n=40)
+    model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # outputs (N,)
+    with pytest.raises(ValueError, match=r"train_data's y has shape \(40, 1\), the model "
+                       r"outputs \(40,\): use y\.squeeze\(1\)"):  # fmt: skip
+        _fit(model, loss_fn, (X, y))
+
+
+def test_target_shape_is_checked_in_batches_for_val_data_and_evaluate():
+    """The target-shape check names val_data in fit and data in evaluate, with batch shapes."""
+    model, X, y = _linear_problem(n=40)
+    with pytest.raises(ValueError, match=r"val_data's y has shape \(10,\), the model outputs "
+                       r"\(10, 1\): use y\.unsqueeze\(1\)"):  # fmt: skip
+        _fit(model, nn.MSELoss(), (X, y), batch_size=10, val_data=(X, y.squeeze(1)))
+    with pytest.raises(ValueError, match=r"data's y has shape \(40,\), the model outputs"):
+        evaluate(model, nn.MSELoss(), (X, y.squeeze(1)))
+    loader = DataLoader(TensorDataset(X, y.squeeze(1)), batch_size=8)
+    with pytest.raises(ValueError, match=r"train_data's y has shape \(8,\), the model outputs"):
+        _fit(model, nn.HuberLoss(), loader)
+
+
+def test_other_target_shapes_are_refused_for_elementwise_losses():
+    """A target of another number of columns, or one that cannot broadcast, is refused too."""
+    model, X, y = _linear_problem(n=40)
+    with pytest.raises(ValueError, match=r"y has shape \(40, 3\), the model outputs \(40, 1\): "
+                       r"MSELoss needs targets of the output's shape"):  # fmt: skip
+        _fit(model, nn.MSELoss(), (X, y.repeat(1, 3)))
+    with pytest.raises(ValueError, match=r"y has shape \(40, 2, 3\).*needs targets of"):
+        _fit(model, nn.L1Loss(), (X, torch.zeros(40, 2, 3)))
+
+
+@pytest.mark.parametrize(
+    "loss_fn", [nn.BCEWithLogitsLoss(), nn.functional.binary_cross_entropy_with_logits]
+)
+def test_binary_cross_entropy_target_shape_gets_the_fix(loss_fn):
+    """BCE-with-logits with y of shape (N,) against (N, 1) names train_data's y and the fix."""
+    model, X, y = _linear_problem(n=40)
+    labels = (y.squeeze(1) > 0).float()  # (40,)
+    with pytest.raises(ValueError, match=r"train_data's y has shape \(40,\), the model outputs "
+                       r"\(40, 1\): use y\.unsqueeze\(1\)"):  # fmt: skip
+        _fit(model, loss_fn, (X, labels))
+    _fit(model, loss_fn, (X, labels.unsqueeze(1)))  # the fix works
+
+
+def test_a_wrapped_loss_is_not_checked():
+    """A lambda around a loss is a loss gradbook cannot read, so its targets are not checked."""
+    model, X, y = _linear_problem(n=40)
+    with pytest.warns(UserWarning, match="target size"):
+        _fit(model, lambda out, t: nn.functional.mse_loss(out, t), (X, y.squeeze(1)))
+
+
+@pytest.mark.parametrize("loss_fn", [nn.CrossEntropyLoss(), nn.functional.cross_entropy])
+def test_class_index_targets_of_shape_n_train_with_cross_entropy(loss_fn):
+    """(N,) int64 class indices, or (N, C) class probabilities, train with cross-entropy."""
+    torch.manual_seed(0)
+    X = torch.randn(60, 2)
+    y = (X[:, 0] > 0).long()  # (60,)
+    model = MLP([2, 8, 2])
+    history = fit(model, loss_fn, torch.optim.Adam(model.parameters(), lr=0.05), (X, y),
+                  epochs=20, batch_size=20, val_data=(X, y))  # fmt: skip
+    assert history.train_loss[-1] < history.train_loss[0]
+    probabilities = nn.functional.one_hot(y, 2).float()  # (60, 2): class probabilities
+    _fit(model, loss_fn, (X, probabilities))
+
+
+@pytest.mark.parametrize(
+    ("targets", "fix"),
+    [
+        (lambda y: y.float(), r"use y\.long\(\)"),
+        (lambda y: y.int(), r"use y\.long\(\)"),
+        (lambda y: y.unsqueeze(1), r"use y\.squeeze\(1\)$"),
+        (lambda y: y.unsqueeze(1).float(), r"use y\.squeeze\(1\)\.long\(\)"),
+        (lambda y: nn.functional.one_hot(y, 3), r"use y\.float\(\) .* or y\.argmax\(1\)"),
+    ],
+)
+def test_cross_entropy_targets_of_the_wrong_kind_get_the_fix(targets, fix):
+    """Float, int32, (N, 1) or one-hot int targets for cross-entropy get a ValueError with a fix."""
+    torch.manual_seed(0)
+    X = torch.randn(30, 2)
+    y = torch.randint(0, 3, (30,))
+    model = nn.Linear(2, 3)
+    match = r"train_data's y is \w+ of shape .* and the model outputs \(30, 3\): CrossEntropyLoss "
+    with pytest.raises(ValueError, match=match + "takes one class index") as info:
+        _fit(model, nn.CrossEntropyLoss(), (X, targets(y)))
+    assert re.search(fix, str(info.value))
+
+
+class _Flattening(nn.Module):
+    """A model whose first submodule is a Linear, but whose forward flattens the input first."""
+
+    def __init__(self, d_in=4):
+        super().__init__()
+        self.fc1 = nn.Linear(d_in, 1)
+
+    def forward(self, x):
+        return self.fc1(x.reshape(x.shape[0], -1))  # (N, 2, 2) -> (N, 4)
+
+
+class _ConvNet(nn.Module):
+    """A model without a Linear: its input must be (N, 2, L)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 1, kernel_size=1)
+
+    def forward(self, x):
+        return self.conv(x).mean(dim=2)  # (N, 1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nn.Linear(2, 1),
+        lambda: nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1)),
+        lambda: MLP([2, 4, 1]),
+        lambda: gradbook.models.SimpleNet(2, 4, 1),
+    ],
+    ids=["Linear", "Sequential", "MLP", "SimpleNet"],
+)
+def test_x_with_the_wrong_features_or_dtype_is_refused_before_any_step(make):
+    """Wrong features, float64 or int64 X raise ValueError naming train_data's X and the fix."""
+    _, X, y = _linear_problem(n=40)
+    model = make()
+    before = _params(model)
+    cases = [
+        (torch.randn(40, 3), r"train_data's X has 3 features but the model's first layer "
+         r"expects 2 \(X has shape \(40, 3\); the first layer is Linear\(in_features=2"),
+        (X.double(), r"train_data's X is float64 but the model's parameters are float32: "
+         r"use X\.float\(\) \(or model\.double\(\)\)$"),
+        (X.long(), r"train_data's X is int64 but the model's parameters are float32: "
+         r"use X\.float\(\)$"),
+    ]  # fmt: skip
+    for bad_X, match in cases:
+        with pytest.raises(ValueError, match=match) as info:
+            _fit(model, nn.MSELoss(), (bad_X, y))
+        assert info.value.__cause__ is None  # raised before the forward pass, not from it
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_x_mismatch_is_named_for_val_data_and_evaluate():
+    """val_data's X and evaluate's data's X get the same checks, naming their argument."""
+    model, X, y = _linear_problem(n=40)
+    with pytest.raises(ValueError, match="val_data's X has 3 features but the model's first"):
+        _fit(model, nn.MSELoss(), (X, y), val_data=(torch.randn(40, 3), y))
+    with pytest.raises(ValueError, match="val_data's X is float64 but the model's parameters"):
+        _fit(model, nn.MSELoss(), (X, y), val_data=TensorDataset(X.double(), y), batch_size=8)
+    with pytest.raises(ValueError, match="data's X has 5 features but the model's first layer"):
+        evaluate(model, nn.MSELoss(), (torch.randn(7, 5), y[:7]))
+
+
+def test_one_dimensional_x_for_a_one_feature_layer_gets_the_unsqueeze_fix():
+    """X of shape (N,) for Linear(1, ...) raises ValueError saying to unsqueeze X."""
+    X = torch.linspace(-1, 1, 40)  # (40,)
+    match = r"train_data's X has shape \(40,\), but the model's first layer .* an X of shape "
+    with pytest.raises(ValueError, match=match + r"\(40, 1\): use X\.unsqueeze\(1\)"):
+        _fit(nn.Linear(1, 1), nn.MSELoss(), (X, 2 * X.unsqueeze(1)))
+
+
+def test_x_on_another_device_than_the_model_is_named():
+    """X on another device than the parameters raises ValueError naming both devices."""
+    model, X, y = _linear_problem(n=40)
+    with pytest.raises(ValueError, match=r"train_data's X is on meta but the model's "
+                       r"parameters are on cpu: pass device='cpu'"):  # fmt: skip
+        _fit(model, nn.MSELoss(), (X.to("meta"), y.to("meta")))
+
+
+def test_a_model_that_reshapes_its_input_trains_and_its_mismatch_is_explained():
+    """A custom model's first Linear does not refuse an input its forward reshapes to fit;
+    an input that still does not fit gets the features message, chained to torch's error."""
+    _, X, y = _linear_problem(n=40)
+    model = _Flattening(d_in=4)
+    _fit(model, nn.MSELoss(), (torch.randn(40, 2, 2), y))  # (40, 2, 2) -> (40, 4): fine
+    with pytest.raises(ValueError, match="train_data's X has 3 features but the model's first "
+                       "layer expects 4") as info:  # fmt: skip
+        _fit(model, nn.MSELoss(), (torch.randn(40, 3), y))
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_a_failing_first_forward_pass_names_the_data_and_the_model():
+    """Without a known first layer, the first forward's RuntimeError becomes a ValueError
+    that names train_data's X (shape, dtype, device) and the model, chained to the original."""
+    _, X, y = _linear_problem(n=40)
+    with pytest.raises(ValueError, match=r"the model \(_ConvNet with float32 parameters on cpu\) "
+                       r"cannot take the first batch of train_data \(X of shape \(40, 3, 5\), "
+                       r"float32, on cpu\): its forward pass raised RuntimeError: "):  # fmt: skip
+        _fit(_ConvNet(), nn.MSELoss(), (torch.randn(40, 3, 5), y))
+    _fit(_ConvNet(), nn.MSELoss(), (torch.randn(40, 2, 5), y))  # the right input trains
+
+
+def test_a_lazy_first_layer_is_not_checked():
+    """A LazyLinear not yet run learns its input size from the first batch: fit trains it."""
+    torch.manual_seed(0)
+    X = torch.randn(40, 5)
+    model = nn.Sequential(nn.LazyLinear(1))  # in_features is 0 until the first forward
+    history = _fit(model, nn.MSELoss(), (X, X.sum(1, keepdim=True)), epochs=20)
+    assert model[0].in_features == 5 and history.train_loss[-1] < history.train_loss[0]
+
+
+def test_data_are_checked_on_the_first_batch_only(monkeypatch):
+    """The checks run once per data source (train and validation), not on every step."""
+    calls = []
+    real = gradbook.train.checked_loss
+
+    def counting(model, loss_fn, xb, yb, name):
+        calls.append(name)
+        return real(model, loss_fn, xb, yb, name)
+
+    monkeypatch.setattr(gradbook.train, "checked_loss", counting)
+    model, X, y = _linear_problem()
+    history = _fit(model, nn.MSELoss(), (X, y), epochs=3, batch_size=10, val_data=(X, y))
+    assert len(history.step_loss) == 30
+    assert calls == ["train_data", "val_data"]
+
+
+# ------------------------------------------------------------------ issue 13: data kinds
+
+
+class _Stream(IterableDataset):
+    """An IterableDataset without a length: yields (x, y) samples in a fixed order."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __iter__(self):
+        return iter(zip(self.X, self.y, strict=True))
+
+
+class _SizedStream(_Stream):
+    """A _Stream that knows its length."""
+
+    def __len__(self):
+        return len(self.X)
+
+
+class _OneShot(IterableDataset):
+    """An IterableDataset whose iterator is made once: it is used up after one epoch."""
+
+    def __init__(self, X, y):
+        self.samples = iter(zip(X, y, strict=True))
+
+    def __iter__(self):
+        return self.samples
+
+
+def test_fit_trains_on_an_iterable_dataset_with_the_default_shuffle():
+    """An IterableDataset trains with shuffle=True, read in its own order (the steps of
+    unshuffled tensors), and serves as val_data."""
+    model, X, y = _linear_problem()
+    twin = nn.Linear(2, 1)
+    twin.load_state_dict(model.state_dict())
+    history = _fit(model, nn.MSELoss(), _Stream(X, y), epochs=3, batch_size=16)
+    ref = _fit(twin, nn.MSELoss(), (X, y), epochs=3, batch_size=16, shuffle=False)
+    assert history.step_loss == pytest.approx(ref.step_loss, rel=1e-6)
+    assert history.train_loss[-1] < history.train_loss[0]
+    val = _fit(model, nn.MSELoss(), (X, y), epochs=1, val_data=_Stream(X, y), batch_size=16)
+    assert val.val_loss[0] == pytest.approx(evaluate(model, nn.MSELoss(), (X, y)), rel=1e-5)
+
+
+def test_an_iterable_dataset_without_a_length_needs_a_batch_size():
+    """batch_size=None with an IterableDataset without __len__ is a ValueError naming batch_size."""
+    model, X, y = _linear_problem()
+    with pytest.raises(ValueError, match="batch_size must be an int when train_data has no "
+                       "length"):  # fmt: skip
+        _fit(model, nn.MSELoss(), _Stream(X, y))
+    with pytest.raises(ValueError, match="batch_size must be an int when data has no length"):
+        evaluate(model, nn.MSELoss(), _Stream(X, y))
+    assert len(_fit(model, nn.MSELoss(), _SizedStream(X, y), epochs=2).step_loss) == 2
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X, y: TensorDataset(X[:0], y[:0]),
+        lambda X, y: DataLoader(TensorDataset(X[:0], y[:0]), batch_size=4),
+        lambda X, y: DataLoader(TensorDataset(X[:3], y[:3]), batch_size=4, drop_last=True),
+        lambda X, y: _Stream(X[:0], y[:0]),
+        lambda X, y: DataLoader(_Stream(X[:0], y[:0]), batch_size=4),
+    ],
+    ids=["Dataset", "DataLoader", "DataLoader-drop_last", "IterableDataset", "iterable-loader"],
+)
+def test_empty_data_is_a_value_error_naming_the_argument(make):
+    """Empty data of every kind raise ValueError naming train_data, val_data or data."""
+    model, X, y = _linear_problem()
+    batch = None if isinstance(make(X, y), DataLoader) else 4
+    with pytest.raises(ValueError, match="train_data is empty"):
+        _fit(model, nn.MSELoss(), make(X, y), batch_size=batch)
+    with pytest.raises(ValueError, match="val_data is empty"):
+        _fit(model, nn.MSELoss(), (X, y), val_data=make(X, y), batch_size=batch)
+    with pytest.raises(ValueError, match="data is empty"):
+        evaluate(model, nn.MSELoss(), make(X, y), batch_size=batch)
+
+
+def test_an_iterable_dataset_used_up_after_one_epoch_is_named():
+    """An IterableDataset that yields nothing in epoch 2 says it must start again on iter()."""
+    model, X, y = _linear_problem()
+    with pytest.raises(ValueError, match="train_data yielded no batches this time, after "
+                       r"yielding some before: an IterableDataset must start again"):  # fmt: skip
+        _fit(model, nn.MSELoss(), _OneShot(X, y), epochs=2, batch_size=25)
+
+
+# ------------------------------------------------------------------ issue 13: devices
+
+
+def _lacks(device):
+    kind = torch.device(device).type
+    if kind == "mps":
+        return not torch.backends.mps.is_available()
+    index = torch.device(device).index or 0
+    return torch.cuda.device_count() <= index
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:7", "mps", torch.device("cuda")])
+def test_a_device_this_machine_lacks_is_a_value_error_naming_device(device):
+    """fit and evaluate with a device this machine lacks raise ValueError naming device."""
+    if not _lacks(device):
+        pytest.skip(f"this machine has {device}")
+    model, X, y = _linear_problem()
+    shown = repr(device) if isinstance(device, str) else f"torch.device('{device}')"
+    start = f"device={shown} names a device this machine does not have: "
+    with pytest.raises(ValueError, match=re.escape(start)) as info:
+        _fit(model, nn.MSELoss(), (X, y), device=device)
+    message = str(info.value)
+    assert torch.device(device).type.upper() in message and message.endswith("use device='cpu'")
+    with pytest.raises(ValueError, match=re.escape(start)):
+        evaluate(model, nn.MSELoss(), (X, y), device=device)
+    assert next(model.parameters()).device.type == "cpu"  # nothing was moved
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this torch has a CUDA device")
+def test_cuda_on_this_cpu_machine_says_why():
+    """On this CPU machine device='cuda' says whether torch lacks CUDA or only the device."""
+    model, X, y = _linear_problem()
+    reason = (
+        "no CUDA device is available"
+        if torch.backends.cuda.is_built()
+        else "this torch has no CUDA support"
+    )
+    with pytest.raises(ValueError, match=reason):
+        _fit(model, nn.MSELoss(), (X, y), device="cuda")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_device_check_does_not_initialise_cuda():
+    """Checking device='cuda' (and an index past the last device) leaves CUDA uninitialised."""
+    code = (
+        "import torch\n"
+        "from gradbook._validation import check_device\n"
+        "assert check_device('cuda') == torch.device('cuda')\n"
+        "try:\n"
+        "    check_device(f'cuda:{torch.cuda.device_count()}')\n"
+        "except ValueError as exc:\n"
+        "    assert 'CUDA device(s) are available' in str(exc), exc\n"
+        "else:\n"
+        "    raise AssertionError('no error for a missing device index')\n"
+        "assert not torch.cuda.is_initialized()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(device=3), TypeError, "device must be a str, a torch.device or None, got int"),
+        (dict(device="gpu"), ValueError, "device 'gpu' is not a valid torch device"),
+        (dict(seed=2**70), ValueError, r"seed must be an int from -2\*\*63 to 2\*\*64 - 1"),
+        (dict(seed=-(2**64)), ValueError, "seed must be an int from"),
+        (dict(seed="1"), TypeError, "seed must be an int, got str"),
+        (dict(loss_fn=nn.MSELoss), TypeError, r"the class MSELoss itself: create one with "
+         r"MSELoss\(\)"),
+        (dict(loss_fn=nn.CrossEntropyLoss), TypeError, r"loss_fn must be .*CrossEntropyLoss\(\)"),
+        (dict(loss_fn=None), TypeError, "loss_fn must be callable, got NoneType"),
+        (dict(clip_grad_norm=float("inf")), ValueError, "clip_grad_norm must be a finite"),
+        (dict(clip_grad_norm=True), TypeError, "clip_grad_norm must be a real number or None"),
+        (dict(epochs=None), TypeError, "epochs must be an int, got NoneType"),
+        (dict(val_data=[1, 2, 3]), ValueError, r"val_data as a tuple must be \(X, y\), got 3"),
+        (dict(val_data="val"), TypeError, r"val_data must be an \(X, y\) tuple"),
+        (dict(model=nn.Linear), TypeError, r"model must be .*create one with Linear\("),
+        (dict(optimizer=torch.optim.SGD), TypeError, r"optimizer must be .*create one with SGD"),
+    ],
+)  # fmt: skip
+def test_more_bad_arguments_of_fit_get_clear_errors(kwargs, error, match):
+    """Neighbours of the cases above (device, seed, a loss class, ...) each name the argument."""
+    model, X, y = _linear_problem()
+    args = dict(model=model, loss_fn=nn.MSELoss(), optimizer=_sgd(model), train_data=(X, y))
+    args.update(kwargs)
+    args.setdefault("epochs", 1)
+    with pytest.raises(error, match=match):
+        fit(**args)
+
+
+def test_an_optimizer_over_frozen_parameters_only_is_refused():
+    """An optimizer whose model parameters are all frozen raises ValueError: nothing would train."""
+    model, X, y = _linear_problem()
+    opt = _sgd(model)
+    model.requires_grad_(False)
+    with pytest.raises(ValueError, match="optimizer holds 2 of the model's parameters and all "
+                       r"of them have requires_grad=False \(frozen\)"):  # fmt: skip
+        fit(model, nn.MSELoss(), opt, (X, y), epochs=1)
+    model.bias.requires_grad_(True)  # one trainable parameter is enough
+    fit(model, nn.MSELoss(), opt, (X, y), epochs=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(model="model"), TypeError, "model must be a torch.nn.Module, got str"),
+        (dict(loss_fn=nn.MSELoss), TypeError, "the class MSELoss itself"),
+        (dict(loss_fn=3), TypeError, "loss_fn must be callable, got int"),
+        (dict(batch_size=0), ValueError, "batch_size must be an int >= 1, got 0"),
+        (dict(batch_size=2.5), TypeError, "batch_size must be an int or None, got float"),
+        (dict(device=1.0), TypeError, "device must be a str, a torch.device or None"),
+        (dict(data=(torch.zeros(3, 2),)), ValueError, r"data as a tuple must be \(X, y\)"),
+        (dict(data=None), TypeError, r"data must be an \(X, y\) tuple"),
+    ],
+)
+def test_bad_arguments_of_evaluate_get_clear_errors(kwargs, error, match):
+    """Each bad argument of evaluate raises an error that names it."""
+    model, X, y = _linear_problem()
+    args = dict(model=model, loss_fn=nn.MSELoss(), data=(X, y))
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        evaluate(**args)

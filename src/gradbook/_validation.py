@@ -25,6 +25,7 @@ __all__ = [
     "check_bool",
     "check_callable",
     "check_choice",
+    "check_device",
     "check_instance",
     "check_int",
     "check_model",
@@ -174,3 +175,43 @@ def check_seed(seed: object, name: str = "seed") -> None:
     check_int(seed, name)
     if not -(2**63) <= seed < 2**64:
         raise ValueError(f"{name} must be an int from -2**63 to 2**64 - 1, got {seed!r}")
+
+
+def check_device(
+    value: object, name: str = "device", *, allow_none: bool = False
+) -> torch.device | None:
+    """``value`` (a str or a ``torch.device``) as a ``torch.device`` that this machine has.
+
+    ``device='cuda'`` on a CPU-only torch would fail later with torch's "Torch not compiled
+    with CUDA enabled"; here it fails at once, naming the argument and the fix. The check
+    does not initialise CUDA: ``torch.cuda.device_count`` counts the devices through NVML
+    where it can, without a CUDA context, so the process may still fork safely afterwards.
+    """
+    if value is None and allow_none:
+        return None
+    what = "a str, a torch.device or None" if allow_none else "a str or a torch.device"
+    check_instance(value, name, (str, torch.device), what)
+    try:
+        device = torch.device(value)
+    except RuntimeError as exc:
+        raise ValueError(f"{name} {value!r} is not a valid torch device: {exc}") from None
+    missing = None
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if not torch.backends.cuda.is_built():
+            missing = "this torch has no CUDA support (it is a CPU-only build)"
+        elif count == 0:
+            missing = "no CUDA device is available"
+        elif device.index is not None and device.index >= count:
+            missing = f"only {count} CUDA device(s) are available, cuda:0 to cuda:{count - 1}"
+    elif device.type == "mps":
+        if not torch.backends.mps.is_built():
+            missing = "this torch has no MPS support"
+        elif not torch.backends.mps.is_available():
+            missing = "no MPS device is available"
+    if missing is not None:
+        shown = repr(value) if isinstance(value, str) else f"torch.device({str(value)!r})"
+        raise ValueError(
+            f"{name}={shown} names a device this machine does not have: {missing}; use {name}='cpu'"
+        )
+    return device

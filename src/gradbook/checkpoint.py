@@ -13,6 +13,16 @@ arbitrary code, and a pickled model breaks as soon as its class moves.
   in it is executed.
 - **All or nothing.** :func:`load_checkpoint` checks the whole file against the model (and
   optimizer) before it changes anything, so on any error they are left as they were.
+- **A good file is never called corrupt.** A ``map_location`` naming a device this machine
+  does not have is refused before the file is opened, and a file saved on such a device
+  (a GPU checkpoint on a CPU machine) gets a message with the fix, ``map_location="cpu"``:
+  torch raises a ``RuntimeError`` for both, as it does for a damaged file.
+
+Besides the public names, the module holds the checks of the arguments
+(``_check_file_path``, ``_check_save_path``, ``_check_map_location``), of the file
+(``_check_model_state``, ``_check_optimizer_state``) and of the metadata
+(``_check_plain``), and ``_safe_torch_load``, which turns torch's errors into messages
+about the file.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import re
 import secrets
 import warnings
 from typing import Any
@@ -27,13 +38,27 @@ from typing import Any
 import torch
 from torch import nn
 
-from gradbook._validation import check_model, check_optimizer, check_path, type_name
+from gradbook._validation import (
+    check_device,
+    check_model,
+    check_optimizer,
+    check_path,
+    type_name,
+)
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 _FORMAT_KEY = "gradbook_checkpoint"
 _FORMAT_VERSION = 1
 _PLAIN_SCALARS = (type(None), bool, int, float, str)
+# What torch's RuntimeError says when a file's tensors belong on a device this machine does
+# not have ("Attempting to deserialize object on a CUDA device but torch.cuda.is_available()
+# is False", "... on CUDA device 3 but torch.cuda.device_count() is 1", "Storage device not
+# recognized: mps", "don't know how to restore data location of ... (tagged with xpu)").
+_DEVICE_ERROR = re.compile(
+    r"deserialize object on|device_count\(\)|Storage device not recognized|"
+    r"restore data location|not compiled with|not linked with support"
+)
 
 
 class CheckpointError(ValueError):
@@ -55,7 +80,9 @@ def save_checkpoint(
     ----------
     path : str or os.PathLike
         Destination file; its folder must exist. An existing file is replaced only once
-        the new one is completely on disk.
+        the new one is completely on disk. An empty path, or one that names a folder (an
+        existing one, or one ending in a path separator), is a ``ValueError``, raised
+        before anything is written.
     model : nn.Module
         The model; its ``state_dict()`` is saved.
     optimizer : torch.optim.Optimizer, optional
@@ -66,6 +93,13 @@ def save_checkpoint(
         ``config={"lr": 0.1}``): ``None``, bool, int, float, str, and lists, tuples and
         dicts (with str keys) of those. :func:`load_checkpoint` returns them.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For an argument of the wrong kind or value; the message names it.
+    FileNotFoundError
+        When the folder of ``path`` does not exist.
+
     Examples
     --------
     >>> import torch, tempfile, os
@@ -75,7 +109,7 @@ def save_checkpoint(
     >>> load_checkpoint(path, model)
     {'epoch': 3}
     """
-    path = check_path(path)
+    path = _check_save_path(path)
     check_model(model)
     check_optimizer(optimizer, allow_none=True)
     for key, value in metadata.items():
@@ -131,9 +165,11 @@ def load_checkpoint(
     optimizer : torch.optim.Optimizer, optional
         Receives the saved optimizer state; must be of the same class as the saved one.
         When omitted, a saved optimizer state is ignored.
-    map_location : optional
+    map_location : None, str, torch.device, dict or callable, optional
         Passed to ``torch.load``, e.g. ``"cpu"`` to load a checkpoint saved on a GPU on a
-        machine without one.
+        machine without one. A device (a str or a ``torch.device``, or the values of a
+        dict such as ``{"cuda:0": "cpu"}`` that maps saved locations to new ones) must be
+        one this machine has.
 
     Returns
     -------
@@ -142,18 +178,26 @@ def load_checkpoint(
 
     Raises
     ------
+    TypeError, ValueError
+        For an argument of the wrong kind or value (``map_location=5``, an empty
+        ``path``), and for a ``map_location`` naming a device this machine does not have
+        (``"cuda"`` on a CPU-only machine); the message names the argument.
     FileNotFoundError
         When ``path`` does not exist.
     CheckpointError
         When the file is truncated, is not a gradbook checkpoint, carries pickled objects
         other than tensors and plain data (refused, never executed), or does not fit the
-        model or optimizer.
+        model or optimizer; also, for a good file, when its tensors were saved on a device
+        this machine does not have (the message says to pass ``map_location="cpu"``).
     """
-    path = check_path(path)
+    path = _check_file_path(path)
     check_model(model)
     check_optimizer(optimizer, allow_none=True)
+    _check_map_location(map_location)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file")
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path} is not a regular file")
     if os.path.getsize(path) == 0:
@@ -223,11 +267,83 @@ def _safe_torch_load(path: str, map_location: Any) -> Any:
             f"refused to load {path}: it carries {what} ({reason}); nothing in it was "
             "executed. Load only checkpoints made by save_checkpoint."
         ) from None
-    except (RuntimeError, OSError, EOFError, ValueError, KeyError) as exc:
-        raise CheckpointError(
-            f"{path} is truncated or corrupt and cannot be read "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
-        ) from None
+    except RuntimeError as exc:
+        if _DEVICE_ERROR.search(str(exc)):
+            raise CheckpointError(_device_message(path, map_location, exc)) from None
+        raise CheckpointError(_corrupt_message(path, exc)) from None
+    except (OSError, EOFError, ValueError, KeyError) as exc:
+        raise CheckpointError(_corrupt_message(path, exc)) from None
+
+
+def _corrupt_message(path: str, exc: Exception) -> str:
+    return (
+        f"{path} is truncated or corrupt and cannot be read "
+        f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+    )
+
+
+def _device_message(path: str, map_location: Any, exc: RuntimeError) -> str:
+    """For a good file whose tensors belong on a device that this machine does not have."""
+    if map_location is None:
+        where = "its tensors were saved on a device this machine does not have"
+    else:
+        shown = repr(map_location) if len(repr(map_location)) <= 60 else type_name(map_location)
+        where = f"map_location={shown} names a device this machine does not have"
+    reason = str(exc).splitlines()[0].split(". ")[0][:200]  # torch's first sentence
+    return (
+        f"cannot load {path}: {where} ({reason}). The file itself is fine: load it "
+        "with map_location='cpu'"
+    )
+
+
+def _check_file_path(path: Any) -> str:
+    """``path`` as a str: a str or os.PathLike, not empty."""
+    path = check_path(path)
+    if not path:
+        raise ValueError("path must name a checkpoint file, got an empty path ''")
+    return path
+
+
+def _check_save_path(path: Any) -> str:
+    """``path`` as a str, checked to name a file (not a folder) before anything is written."""
+    path = _check_file_path(path)
+    if os.path.isdir(path):
+        example = os.path.join(path, "checkpoint.pt")
+        raise ValueError(
+            f"path {path!r} is an existing folder: give a file name in it, e.g. {example!r}"
+        )
+    if path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        raise ValueError(
+            f"path {path!r} ends with a path separator, so it names a folder: give a file "
+            f"name, e.g. {path + 'checkpoint.pt'!r}"
+        )
+    return path
+
+
+def _check_map_location(map_location: Any) -> None:
+    """``map_location`` is a kind that ``torch.load`` takes, naming devices this machine has."""
+    if map_location is None or (callable(map_location) and not isinstance(map_location, type)):
+        return
+    if isinstance(map_location, (str, torch.device)):
+        check_device(map_location, "map_location")
+        return
+    if not isinstance(map_location, dict):
+        got = repr(map_location) if len(repr(map_location)) <= 40 else "..."
+        raise TypeError(
+            "map_location must be None, a str, a torch.device, a dict or a callable, "
+            f"got {type_name(map_location)}: {got}"
+        )
+    for key, value in map_location.items():
+        # torch looks the saved location tags ("cpu", "cuda:0") up among the keys, and
+        # passes the values on as they are: both must be str, a torch.device would not do.
+        for label, item in (("keys", key), ("values", value)):
+            if not isinstance(item, str):
+                raise TypeError(
+                    "map_location as a dict maps saved locations to new ones, such as "
+                    f"{{'cuda:0': 'cpu'}}; its {label} must be str, got {type_name(item)}: "
+                    f"{item!r}"
+                )
+        check_device(value, f"map_location[{key!r}]")
 
 
 def _not_a_checkpoint_message(path: str, obj: Any) -> str:

@@ -18,7 +18,11 @@ and on an accelerator it reads the losses back once per epoch, not once per step
 Besides the public names, the module holds the pieces :func:`fit` is made of:
 
 - ``_Batches``: one validated data source; ``epoch()`` yields its ``(inputs, targets)``
-  batches;
+  batches and ``loss()`` computes a batch's loss;
+- ``checked_loss`` (from ``gradbook._first_batch``): the first batch of each data
+  source, checked against the model once (the input's features, dtype and device against
+  the first layer, the targets' shape and dtype against the output, for the losses where a
+  mismatch is a mistake);
 - ``_train_epoch``: the optimisation steps of one epoch;
 - ``_StepLosses``: where the step losses are read back from the device, and
   ``_check_finite``, the one place a NaN or infinite loss is turned into an error;
@@ -36,18 +40,21 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 from tqdm import tqdm
 
+from gradbook._first_batch import checked_loss
 from gradbook._validation import (
     check_bool,
     check_callable,
     check_choice,
+    check_device,
     check_instance,
     check_int,
     check_model,
     check_optimizer,
     check_real,
+    check_seed,
     type_name,
 )
 
@@ -285,21 +292,36 @@ def fit(
         An optimizer over (some of) ``model``'s parameters.
     train_data : (X, y) tuple of tensors, Dataset or DataLoader
         The training data. A tuple is the fast path: each epoch draws one permutation and
-        indexes the tensors, without a ``DataLoader``. A ``Dataset`` is wrapped in a
-        ``DataLoader``; a ``DataLoader`` is used as it is (then ``batch_size`` must be
-        ``None``). Batches must be ``(inputs, targets)`` pairs.
+        indexes the tensors, without a ``DataLoader``. A ``Dataset`` (an ``IterableDataset``
+        too) is wrapped in a ``DataLoader``; a ``DataLoader`` is used as it is (then
+        ``batch_size`` must be ``None``). Batches must be ``(inputs, targets)`` pairs. The
+        first batch is checked against the model: its inputs' features, dtype and device
+        against the model's first ``nn.Linear`` (when that is known), and, for the losses
+        that compare output and target element by element (``MSELoss``, ``L1Loss``,
+        ``HuberLoss``, ``SmoothL1Loss``, ``BCELoss``, ``BCEWithLogitsLoss`` and their
+        functional forms), the targets' shape against the output's, which torch would
+        otherwise broadcast (``y`` of shape ``(N,)`` against ``(N, 1)`` gives ``(N, N)``);
+        for ``CrossEntropyLoss`` and ``NLLLoss``, that the targets are class indices
+        (int64, of shape ``(N,)`` against ``(N, C)``) or class probabilities.
     epochs : int
         Number of passes over the data, >= 1.
     batch_size : int or None, default None
         Samples per step; ``None`` means the whole data set in one batch (full-batch
-        gradient descent). The last batch of an epoch may be smaller.
+        gradient descent), which needs data with a length (an ``IterableDataset`` without
+        ``__len__`` needs a ``batch_size``). The last batch of an epoch may be smaller.
     val_data : same kinds as ``train_data``, optional
         Evaluated after each epoch into ``History.val_loss``, in batches of ``batch_size``
         (a ``DataLoader`` keeps its own batches).
     shuffle : bool, default True
-        Visit the training samples in a new random order each epoch.
+        Visit the training samples in a new random order each epoch. An
+        ``IterableDataset`` is read in its own order whatever ``shuffle`` says: it yields
+        samples one after another and cannot be shuffled from outside (shuffle inside its
+        ``__iter__``, or use a map-style ``Dataset``). A ``DataLoader`` shuffles or not as
+        it was built.
     device : str or torch.device, optional
-        Move the model and every batch there. By default nothing is moved.
+        Move the model and every batch there (``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+        ``"mps"``); a device this machine does not have is a ``ValueError``. By default
+        nothing is moved.
     clip_grad_norm : float, optional
         Rescale the gradients so that their global 2-norm is at most this value
         (``torch.nn.utils.clip_grad_norm_``) before each step.
@@ -315,7 +337,8 @@ def fit(
         Seed the shuffling, and PyTorch's global generators *inside* ``fit`` only (for
         dropout and for ``DataLoader`` shuffling), so two runs with the same seed and the
         same initial weights give identical histories. The global random state is
-        restored afterwards. ``None`` uses the global generators as they are.
+        restored afterwards. ``None`` uses the global generators as they are. Any int
+        that ``torch.manual_seed`` takes: from -2**63 to 2**64 - 1.
 
     Returns
     -------
@@ -326,8 +349,18 @@ def fit(
     ------
     TypeError, ValueError
         When an argument is of the wrong kind (``TypeError``: ``shuffle="no"``,
-        ``callbacks=[EarlyStopping]``, an object that is not a :class:`Callback`) or
-        outside its range (``ValueError``: ``epochs=0``); the message names the argument.
+        ``callbacks=[EarlyStopping]``, ``loss_fn=nn.MSELoss`` without the brackets, an
+        object that is not a :class:`Callback`) or outside its range (``ValueError``:
+        ``epochs=0``, ``device="cuda"`` without a CUDA device, empty data); the message
+        names the argument.
+    ValueError
+        When the first batch of ``train_data`` or ``val_data`` does not fit the model,
+        with the fix: "train_data's X has 3 features but the model's first layer expects
+        2", "train_data's X is float64 but the model's parameters are float32: use
+        X.float() (or model.double())", "train_data's y has shape (40,), the model outputs
+        (40, 1): use y.unsqueeze(1) (or y.reshape(-1, 1))". A ``RuntimeError`` from the
+        model's first forward pass is raised as a ``ValueError`` that describes the batch
+        and the model (the original is chained to it); later steps raise as they are.
     FloatingPointError
         When a training loss is NaN or infinite; the message names the epoch and the step
         ("at epoch 3, step 7 of 10"). On the CPU each loss is checked as it is computed,
@@ -350,16 +383,17 @@ def fit(
     100
     """
     check_model(model)
-    check_callable(loss_fn, "loss_fn")
+    _check_loss_fn(loss_fn)
     _check_optimizer_trains(optimizer, model)
     check_int(epochs, "epochs", minimum=1)
     check_int(batch_size, "batch_size", minimum=1, allow_none=True)
     check_bool(shuffle, "shuffle")
     check_real(clip_grad_norm, "clip_grad_norm", positive=True, allow_none=True)
     check_bool(progress, "progress", allow_none=True)
-    check_int(seed, "seed", allow_none=True)
+    if seed is not None:
+        check_seed(seed)
     callbacks = _as_callbacks(callbacks)
-    device = _as_device(device)
+    device = check_device(device, allow_none=True)
 
     if device is not None:
         model.to(device)
@@ -414,17 +448,24 @@ def evaluate(
     batch_size : int or None, default None
         Samples per forward pass; ``None`` means all at once.
     device : str or torch.device, optional
-        Move the model and the batches there. By default nothing is moved.
+        Move the model and the batches there; a device this machine does not have is a
+        ``ValueError``. By default nothing is moved.
 
     Returns
     -------
     float
         The mean loss.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`fit`: for an argument of the wrong kind or value, for empty data, and
+        for a first batch that does not fit the model (the message names ``data``).
     """
     check_model(model)
-    check_callable(loss_fn, "loss_fn")
+    _check_loss_fn(loss_fn)
     check_int(batch_size, "batch_size", minimum=1, allow_none=True)
-    device = _as_device(device)
+    device = check_device(device, allow_none=True)
     if device is not None:
         model.to(device)
     return _evaluate(model, loss_fn, _Batches(data, "data", batch_size, False, device, None))
@@ -434,7 +475,8 @@ def evaluate(
 
 
 class _Batches:
-    """One validated data source; ``epoch()`` yields ``(inputs, targets)`` batches."""
+    """One validated data source: ``epoch()`` yields its ``(inputs, targets)`` batches, and
+    ``loss()`` computes a batch's loss (checking the first batch against the model)."""
 
     def __init__(
         self,
@@ -452,6 +494,7 @@ class _Batches:
         self.tensors: tuple[torch.Tensor, torch.Tensor] | None = None
         self.loader: DataLoader | None = None
         self.steps: int | None = None  # batches per epoch, when known
+        self.checked = False  # whether a batch has been checked against the model yet
         if isinstance(data, (tuple, list)):
             self.tensors = _as_pair(data, name)
             if device is not None:
@@ -471,23 +514,33 @@ class _Batches:
                 raise ValueError(f"{name} is empty: the DataLoader yields no batches")
             self.loader = data
         elif isinstance(data, Dataset):
-            n = _safe_len(data)
-            if n == 0:
-                raise ValueError(f"{name} is empty: the Dataset has length 0")
-            if batch_size is None and n is None:
-                raise ValueError(f"{name} has no length, so batch_size=None cannot mean all of it")
-            self.loader = DataLoader(
-                data,
-                batch_size=n if batch_size is None else batch_size,
-                shuffle=shuffle,
-                generator=generator,
-            )
+            self.loader = _dataset_loader(data, name, batch_size, shuffle, generator)
             self.steps = _safe_len(self.loader)
         else:
             raise TypeError(
                 f"{name} must be an (X, y) tuple of tensors, a Dataset or a DataLoader, "
                 f"got {type_name(data)}"
             )
+
+    def loss(self, model: nn.Module, loss_fn: LossFn, xb: Any, yb: Any) -> torch.Tensor:
+        """``loss_fn(model(xb), yb)``; for the first batch, with the batch checked too."""
+        if self.checked:
+            # A mismatch of data and model is in every batch: checking the first is enough,
+            # and keeps the checks off the per-step cost.
+            return loss_fn(model(xb), yb)
+        loss = checked_loss(model, loss_fn, xb, yb, self.name)
+        self.checked = True
+        return loss
+
+    def empty_message(self) -> str:
+        """What to say when a pass over the data (training or evaluation) yielded no batch."""
+        if not self.checked:
+            return f"{self.name} is empty: it yielded no batches"
+        return (
+            f"{self.name} yielded no batches this time, after yielding some before: an "
+            "IterableDataset must start again on each iter() (a generator made once in "
+            "__init__ is used up after the first epoch)"
+        )
 
     def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.tensors is not None:
@@ -527,6 +580,34 @@ class _Batches:
             yield xb, yb
 
 
+def _dataset_loader(
+    data: Dataset,
+    name: str,
+    batch_size: int | None,
+    shuffle: bool,
+    generator: torch.Generator | None,
+) -> DataLoader:
+    """A DataLoader over ``data``, all of it in one batch when ``batch_size`` is None."""
+    n = _safe_len(data)
+    if n == 0:
+        raise ValueError(f"{name} is empty: the Dataset has length 0")
+    if batch_size is None and n is None:
+        raise ValueError(
+            f"batch_size must be an int when {name} has no length (an IterableDataset "
+            "without __len__), got None: batch_size=None means all of it in one batch, and "
+            "without a length there is no knowing how much that is"
+        )
+    if isinstance(data, IterableDataset):
+        # It yields samples in its own order; a DataLoader refuses shuffle=True for one.
+        shuffle = False
+    return DataLoader(
+        data,
+        batch_size=n if batch_size is None else batch_size,
+        shuffle=shuffle,
+        generator=generator,
+    )
+
+
 def _validation_batches(data: Data, batch_size: int | None, device: torch.device | None):
     """``val_data`` as a source of batches, in order; a DataLoader keeps its own batching."""
     if isinstance(data, DataLoader):
@@ -552,26 +633,16 @@ def _train_epoch(
     sizes: list[int] = []
     for xb, yb in data.epoch():
         optimizer.zero_grad()
-        loss = _batch_loss(model, loss_fn, xb, yb)
+        loss = data.loss(model, loss_fn, xb, yb)
         losses.add(loss)  # read now (CPU): a NaN/inf raises before the step below applies it
         loss.backward()
         if clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(clip_params, clip_grad_norm)
         optimizer.step()
         sizes.append(xb.shape[0])
+    if not sizes:  # only data without a length can get here: an empty IterableDataset
+        raise ValueError(data.empty_message())
     return losses.read(), sizes
-
-
-def _batch_loss(model: nn.Module, loss_fn: LossFn, xb: torch.Tensor, yb: torch.Tensor):
-    """``loss_fn(model(xb), yb)``, checked to be the scalar tensor that a mean loss is."""
-    loss = loss_fn(model(xb), yb)
-    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-        got = f"shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else type_name(loss)
-        raise ValueError(
-            f"loss_fn must return a scalar tensor (the mean loss of the batch), got {got}; "
-            "with a torch.nn loss, keep reduction='mean'"
-        )
-    return loss
 
 
 class _StepLosses:
@@ -650,10 +721,12 @@ def _evaluate(model: nn.Module, loss_fn: LossFn, batches: _Batches) -> float:
             count = 0
             for xb, yb in batches.epoch():
                 n = xb.shape[0]
-                total = total + _batch_loss(model, loss_fn, xb, yb) * n  # stays on the device
+                total = total + batches.loss(model, loss_fn, xb, yb) * n  # stays on the device
                 count += n
     finally:
         model.train(was_training)
+    if count == 0:  # only data without a length can get here: an empty IterableDataset
+        raise ValueError(batches.empty_message())
     return float(total) / count
 
 
@@ -669,15 +742,35 @@ def _epoch_end(callbacks: list[Callback], model: nn.Module, history: History) ->
 # --------------------------------------------------------------------------- helpers
 
 
+def _check_loss_fn(loss_fn: Any) -> None:
+    """``loss_fn`` is a callable loss, not a loss class (``nn.MSELoss`` without brackets)."""
+    if isinstance(loss_fn, type):
+        # Calling the class would build a loss object from (output, target), not a loss.
+        raise TypeError(
+            f"loss_fn must be a loss function or a loss object, got the class "
+            f"{loss_fn.__name__} itself: create one with {loss_fn.__name__}()"
+        )
+    check_callable(loss_fn, "loss_fn")
+
+
 def _check_optimizer_trains(optimizer: Any, model: nn.Module) -> None:
-    """``optimizer`` is an Optimizer that holds at least one of ``model``'s parameters."""
+    """``optimizer`` is an Optimizer that holds at least one of ``model``'s parameters, and
+    at least one of those is trainable."""
     check_optimizer(optimizer)
     model_params = {id(p) for p in model.parameters()}
-    if not any(id(p) in model_params for g in optimizer.param_groups for p in g["params"]):
+    held = [p for g in optimizer.param_groups for p in g["params"] if id(p) in model_params]
+    if not held:
         raise ValueError(
             "optimizer holds none of the model's parameters: build it from "
             "model.parameters() of this model (was it made for another model, or before "
             "the model was re-created?)"
+        )
+    if not any(p.requires_grad for p in held):
+        raise ValueError(
+            f"optimizer holds {len(held)} of the model's parameters and all of them have "
+            "requires_grad=False (frozen), so no step would change them: unfreeze those "
+            "to train with p.requires_grad_(True), or build the optimizer from the "
+            "trainable ones"
         )
 
 
@@ -692,18 +785,6 @@ def _as_callbacks(callbacks: Any) -> list[Callback]:
     for i, cb in enumerate(items):
         check_instance(cb, f"callbacks[{i}]", Callback, "a gradbook.Callback instance")
     return items
-
-
-def _as_device(device: Any) -> torch.device | None:
-    """``device`` as a ``torch.device`` (or None)."""
-    if device is None or isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(f"device must be a str, a torch.device or None, got {device!r}")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device {device!r} is not a valid torch device: {exc}") from None
 
 
 def _as_pair(data: Sequence, name: str) -> tuple[torch.Tensor, torch.Tensor]:
