@@ -13,7 +13,7 @@ Every helper checks its arguments before it draws anything (with the shared chec
 a value of the right kind that cannot be drawn (an empty dict, a NaN coordinate, a model
 that does not take two inputs) a ``ValueError``, each naming the argument.
 
-The module holds the style (:data:`STYLE`, :func:`use_style`, :func:`subplots`), the line
+The module holds the style (``STYLE``, :func:`use_style`, :func:`subplots`), the line
 plots (:func:`plot_lines`, :func:`plot_loss_curves`, :func:`plot_layer_statistics`), the
 function-and-derivative panels (:func:`plot_function_and_derivative`) and the 2-D plots
 (:func:`plot_contour_with_paths`, :func:`plot_decision_boundary`).
