@@ -315,3 +315,10 @@ def test_nitpicky_lets_no_gradbook_reference_through():
         for name in own:
             assert not (re.fullmatch(kind, "py:class") and re.fullmatch(target, name)), name
     assert not conf.get("nitpick_ignore")
+
+
+def test_public_names_reads_augmented_all(tmp_path):
+    """``__all__ += [...]`` after ``__all__ = [...]`` adds its names, in order."""
+    module = tmp_path / "m.py"
+    module.write_text('__all__ = ["a", "b"]\n__all__ += ["c"]\n')
+    assert public_names(module) == ["a", "b", "c"]

@@ -863,3 +863,26 @@ def test_property_doubled_gradient_fails(ops, seed):
     fn = compose(ops, seed)
     x, y = rand(3, 4, seed=seed), rand(3, 4, seed=seed + 1)
     assert not check_gradients(lambda a, b: fn(Doubler.apply(a), b), (x, y)).ok
+
+
+def test_check_module_names_inputs_the_module_cannot_take():
+    """An integer input into a float64 layer is a ValueError naming inputs and the fix."""
+    layer = torch.nn.Linear(3, 1).double()
+    with pytest.raises(ValueError, match=r"inputs\[0\] is torch.int64.*\.double\(\)"):
+        check_module(layer, torch.tensor([[1, 2, 3]]))
+
+
+def test_nan_input_is_not_blamed_on_the_zero_upstream_check():
+    """A NaN in the input fails the check as NaN, without a false zero-grad_output claim."""
+    x = torch.tensor([1.0, float("nan")], dtype=torch.float64, requires_grad=True)
+    report = check_gradients(torch.sin, x)
+    assert not report.ok
+    text = str(report)
+    assert "NaN" in text
+    assert "zero grad_output" not in text
+
+
+def test_numerical_jacobian_checks_fn_is_callable():
+    """numerical_jacobian(5, x) is a TypeError naming fn."""
+    with pytest.raises(TypeError, match="fn must be callable"):
+        numerical_jacobian(5, torch.zeros(2, dtype=torch.float64))

@@ -48,14 +48,25 @@ def module_file(package_dir: Path, module: str) -> Path:
 
 
 def public_names(module_file: Path) -> list[str]:
-    """The names in a module's ``__all__``, read with ast (no import)."""
+    """The names in a module's ``__all__`` (``__all__ = [...]`` and any ``__all__ += [...]``
+    after it), read with ast (no import)."""
     tree = ast.parse(module_file.read_text(encoding="utf-8"))
+    names: list[str] | None = None
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
         ):
-            return [ast.literal_eval(elt) for elt in node.value.elts]
-    raise ValueError(f"{module_file} has no __all__")
+            names = [ast.literal_eval(elt) for elt in node.value.elts]
+        elif (
+            names is not None
+            and isinstance(node, ast.AugAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == "__all__"
+        ):
+            names += [ast.literal_eval(elt) for elt in node.value.elts]
+    if names is None:
+        raise ValueError(f"{module_file} has no __all__")
+    return names
 
 
 def _top_package(path: Path) -> Path | None:

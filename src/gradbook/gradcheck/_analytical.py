@@ -167,8 +167,11 @@ def _backward_problems(grads, again, zero, names) -> list[Problem]:
             text = f"two calls with the same grad_outputs differ by up to {drift:.3g} for {name}"
             kind = "non-deterministic backward"
             found.append(Problem(kind, f"the backward is not deterministic: {text}"))
-        if zero is not None and bool(zero[pos].any()):  # any nonzero (NaN included)
-            largest = float(zero[pos].abs().nan_to_num(nan=float("inf")).max())
+        # any nonzero (NaN included), except where the gradient itself is NaN/inf: there
+        # 0 x NaN is NaN whatever the backward does, and the NaN is reported on its own
+        finite = torch.stack([grads[j][pos].isfinite() for j in grads]).all(0)
+        if zero is not None and bool(zero[pos][finite].any()):
+            largest = float(zero[pos][finite].abs().nan_to_num(nan=float("inf")).max())
             size = f"max |g| = {largest:.3g}"
             text = f"a zero grad_output gave a nonzero gradient for {name} ({size})"
             why = "the backward has a term that does not scale with grad_output (or ignores it)"

@@ -457,6 +457,14 @@ def check_module(
     n_state = len(params) + len(buffers)
     if not params and not any(x.requires_grad for x in inputs):
         raise ValueError("module has no parameter that requires grad, and no input requires it")
+    try:  # a clear error for inputs the module cannot take (integers into a float layer)
+        with torch.no_grad():
+            module(*inputs)
+    except RuntimeError as err:
+        kinds = ", ".join(f"inputs[{k}] is {x.dtype}" for k, x in enumerate(inputs))
+        raise ValueError(
+            f"module(*inputs) raised {err} ({kinds}: convert with .double()?)"
+        ) from err
 
     def loss(*flat: torch.Tensor) -> torch.Tensor:
         state = {name: t for (name, _), t in zip(params + buffers, flat[:n_state], strict=True)}
