@@ -88,23 +88,15 @@ def check_real(
         what = "a real number or None" if allow_none else "a real number"
         raise TypeError(f"{name} must be {what}, got {type_name(value)}: {_got(value)}")
     x = float(value)
-    conditions = []
-    if finite:
-        conditions.append("finite")
-    if positive:
-        conditions.append("> 0")
-    elif minimum is not None:
-        conditions.append(f">= {minimum:g}")
     bad = (
         math.isnan(x)
         or (finite and not math.isfinite(x))
         or (positive and not x > 0)
         or (minimum is not None and not x >= minimum)
     )
-    if bad:
-        words = " ".join(c for c in conditions if c == "finite")
-        bounds = " ".join(c for c in conditions if c != "finite")
-        expected = " ".join(part for part in (words, "number", bounds) if part)
+    if bad:  # the message is built only here: the check runs for every Value the engine makes
+        bound = "> 0" if positive else ("" if minimum is None else f">= {minimum:g}")
+        expected = " ".join(w for w in ("finite" if finite else "", "number", bound) if w)
         raise ValueError(f"{name} must be a {expected}, got {value!r}")
     return x
 
