@@ -25,8 +25,9 @@ mistake (a factor of 2, a sign flip, a transpose, an ignored ``grad_output``, ..
 
 The main entry points are :func:`check_gradients` (returns a report),
 :func:`assert_gradients` (raises :class:`GradientCheckError`),
-:func:`check_module` (the parameters of an ``nn.Module``) and
-:func:`numerical_jacobian`.
+:func:`check_module` (the parameters of an ``nn.Module``),
+:func:`check_gradgrad` and :func:`assert_gradgrad` (the second order: the backward's
+own gradient) and :func:`numerical_jacobian`.
 
 The subpackage, one file per part:
 
@@ -34,14 +35,17 @@ The subpackage, one file per part:
 - ``_numerics``: the stencils, the step rule and the batched evaluation of ``fn``;
 - ``_compare``: the element-wise comparison, kinks, verdicts, diagnoses and problems;
 - ``_analytical``: the vector-Jacobian products and the checks of the backward;
-- ``_api``: the public functions.
+- ``_api``: the public functions;
+- ``_second_order``: the second-order check, as a first-order check of the backward.
 """
 
 from ._api import assert_gradients, check_gradients, check_module, numerical_jacobian
 from ._report import GradientCheckError, GradientReport, PairResult, WorstElement
+from ._second_order import assert_gradgrad, check_gradgrad
 
 __all__ = ["GradientCheckError", "GradientReport", "PairResult", "WorstElement"]
 __all__ += ["assert_gradients", "check_gradients", "check_module", "numerical_jacobian"]
+__all__ += ["assert_gradgrad", "check_gradgrad"]
 
 # The documented import path is gradbook.gradcheck.X: help(), reprs, pickles and the
 # docs' "Examples using" backreferences should show it, not the private file.

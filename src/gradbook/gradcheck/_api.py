@@ -120,6 +120,7 @@ class _Check:
     atol: float | None
     random_v: bool  # the upstream gradients were drawn (not given)
     vs: list[np.ndarray | None]  # the upstream gradients, flat float64
+    out_names: list[str] | None = None  # names of fn's outputs (default "output j")
 
     def analytical(self, pos: int, j: int) -> np.ndarray:
         """v_j^T J wrt input ``diff[pos]``, flat float64."""
@@ -128,6 +129,7 @@ class _Check:
     def pair(self, pos: int, j: int, a: np.ndarray, num, shape) -> PairResult:
         """The comparison of input ``diff[pos]`` with output j."""
         out = "output" if len(self.an.outputs) == 1 else f"output {j}"
+        out = self.out_names[j] if self.out_names else out
         names = (self.names[self.diff[pos]], out)
         dtype = self.an.grads[j][pos].dtype
         return compare(a, num, an_dtype=dtype, rtol=self.rtol, atol=self.atol, names=names,
@@ -177,7 +179,9 @@ def _full_pairs(c: _Check) -> tuple[list[PairResult], list[str]]:
         h_central = {i: element_steps(c.ev.base[i], central, None) for i in c.diff}
         nums = numerical_vjp(c.ev, forward, perturbations, c.vs, floor_of=(central, h_central))
         n = _refine(c, nums, h_central)
-        notes = [f"forward-difference screen; {n} element(s) re-checked with central differences"]
+        total = sum(len(h) for h in h_central.values())
+        notes = [f"central differences ran on {n} of {total} elements: a forward-difference "
+                 "screen vouched for the rest"]  # fmt: skip
     pairs = [
         c.pair(pos, j, c.analytical(pos, j), nums[i][j], tuple(c.ev.base[i].shape))
         for pos, i in enumerate(c.diff)
@@ -204,8 +208,9 @@ def _refine(c: _Check, nums: dict, h_central: dict[int, torch.Tensor]) -> int:
     return sum(which.size for which in suspects.values())
 
 
-def _check(fn, inputs, grad_outputs, eps, atol, rtol, method, fast, seed, names=None):
-    """check_gradients, with input names (check_module names them by parameter)."""
+def _check(fn, inputs, grad_outputs, eps, atol, rtol, method, fast, seed, names=None,
+           out_names=None):  # fmt: skip
+    """check_gradients, with names (check_module names inputs by parameter)."""
     _check_options(fn, eps, atol, rtol, method, seed, fast)
     tensors, _ = _tensors(inputs, "inputs")
     diff = _inputs_to_check(tensors)
@@ -225,7 +230,7 @@ def _check(fn, inputs, grad_outputs, eps, atol, rtol, method, fast, seed, names=
             30 * torch.finfo(num_dtype).eps ** STENCILS[method].accuracy_power)  # fmt: skip
         rtol = max(numeric, *(_RTOL_GRAD.get(tensors[i].dtype, 1e-1) for i in diff))
     vs = [None if v is None else v.reshape(-1).double().numpy() for v in an.vs]
-    c = _Check(ev, an, diff, names, method, eps, rtol, atol, grad_outputs is None, vs)
+    c = _Check(ev, an, diff, names, method, eps, rtol, atol, grad_outputs is None, vs, out_names)
     floor = "rtol x fraction of the largest gradient + rounding" if atol is None else f"{atol:g}"
     notes = []
     if fast:

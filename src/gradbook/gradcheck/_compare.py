@@ -40,6 +40,7 @@ PROBLEM_KINDS = (
     "zero upstream",  # a zero grad_output gave a nonzero gradient
     "backward raised",
     "non-finite output",
+    "not twice differentiable",  # the backward is once_differentiable or detached
 )
 # Elements whose gradient is below this fraction of the pair's largest value are compared
 # in absolute terms (at rtol times this fraction of the largest value).

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 __all__ = ["GradientCheckError", "GradientReport", "PairResult", "WorstElement"]
 __all__ += ["bands", "fmt_index"]  # shared with the diagnoses
 
-# The report's text lines (diagnoses, problems, notes) wrap at this width: a docs page
-# shows them without a sideways scroll.
-_REPORT_WIDTH = 100
-_HEADER = "input,output,max abs err,max rel err,worst at,analytical,numerical,off,verdict".split(
-    ","
-)
+# The report's text lines wrap at this width, and the table of a one-output check fits
+# in it: a docs page (about 80 monospace columns) shows them without a sideways scroll.
+_REPORT_WIDTH = 79
+_HEADER = ("input", "output", "rel err", "worst at", "analytical", "numerical", "off", "verdict")
 
 
 def bands(rtol: float) -> dict[str, float]:
@@ -169,6 +167,9 @@ class GradientReport:
         Whether the check used random projections only.
     notes : list of str
         Extra information (a fast check that fell back to the full Jacobian, ...).
+    order : int
+        1 for a check of the gradient, 2 for a check of the gradient's gradient
+        (:func:`~gradbook.gradcheck.check_gradgrad`).
     """
 
     pairs: list[PairResult]
@@ -180,6 +181,7 @@ class GradientReport:
     evaluation: str
     fast: bool = False
     notes: list[str] = field(default_factory=list)
+    order: int = 1
 
     @property
     def ok(self) -> bool:
@@ -205,23 +207,30 @@ class GradientReport:
         return f"GradientReport(ok={self.ok}, pairs={len(self.pairs)}{tail})"
 
     def __str__(self) -> str:
-        head = "gradient check PASSED" if self.ok else "gradient check FAILED"
+        head = "gradient check" if self.order == 1 else "second-order gradient check"
+        head += " PASSED" if self.ok else " FAILED"
         mode = "fast (random projections)" if self.fast else "full"
-        how = f"{self.method} differences, numerics in {self.numerics}"
-        lines = _wrap(f"{head}: {mode}, {how}, evaluated by {self.evaluation}", indent="")
+        lines = _wrap(f"{head}: {mode}, {self.method} differences", indent="")
+        if self.pairs:
+            lines += _wrap(f"numerics in {self.numerics}, evaluated by {self.evaluation}")
         lines += _table(self.pairs)
+        worst = self.worst
+        if worst is not None and not self.ok:
+            at = f"{worst.input} {fmt_index(worst.index)}, {worst.output}"
+            lines += _wrap(f"worst: {at}: abs err {worst.abs_error:.3g}, rel err "
+                           f"{worst.rel_error:.3g} (rtol {self.rtol:g})")  # fmt: skip
         for p in self.pairs:
             if p.diagnosis:
                 lines += _wrap(f"diagnosis ({p.input}, {p.output}): {p.diagnosis}")
         lines += [line for problem in self.problems for line in _wrap(f"problem: {problem}")]
         lines += [line for note in self.notes for line in _wrap(f"note: {note}")]
         if not self.pairs:
-            lines.append("  no comparison: the backward could not be evaluated")
+            what = "evaluated" if self.order == 1 else "differentiated"
+            lines.append(f"  no comparison: the backward could not be {what}")
             return "\n".join(lines)
         exact, good, suspicious = self.bands.values()
-        head = "  bands (relative error): "
-        lines.append(f"{head}exact to rounding <= {exact:.0e} < good <= {good:.0e} (rtol)")
-        lines.append(" " * len(head) + f"< suspicious <= {suspicious:.0e} < wrong")
+        lines.append(f"  bands (relative error): exact <= {exact:.0e} < good <= {good:.0e} (rtol)")
+        lines.append(f"    < suspicious <= {suspicious:.0e} < wrong")
         lines += _wrap(f"absolute floor: {self.atol}")
         return "\n".join(lines)
 
@@ -232,8 +241,8 @@ def _table(pairs: list[PairResult]) -> list[str]:
     for p in pairs:
         w = p.worst
         at = (fmt_index(w.index), f"{w.analytical:.6g}", f"{w.numerical:.6g}") if w else ("-",) * 3
-        errors = (f"{p.max_abs_error:.2e}", f"{p.max_rel_error:.2e}")
-        rows.append((p.input, p.output, *errors, *at, f"{p.n_off}/{p.n_elements}", p.verdict))
+        error = f"{p.max_rel_error:.2e}"
+        rows.append((p.input, p.output, error, *at, f"{p.n_off}/{p.n_elements}", p.verdict))
     widths = [max(len(r[c]) for r in rows) for c in range(len(_HEADER))]
     lines = ["  " + "  ".join(s.ljust(w) for s, w in zip(r, widths, strict=True)) for r in rows]
     return [line.rstrip() for line in lines] if pairs else []
