@@ -16,13 +16,16 @@ from gradbook.data import make_moons, make_regression, make_spirals
 from gradbook.gradcheck import (
     GradientCheckError,
     GradientReport,
+    assert_gradgrad,
     assert_gradients,
+    check_gradgrad,
     check_gradients,
     check_module,
     numerical_jacobian,
 )
 from gradbook.graph import autograd_graph, draw_autograd_graph, to_dot
 from gradbook.models import MLP, SimpleNet, count_parameters, init_weights, mlp_parameter_count
+from gradbook.monitor import GradientFlowRecorder
 from gradbook.optim import SGD, Adam, AdamW, RMSprop
 from gradbook.train import Callback, EarlyStopping, History, evaluate, fit
 from gradbook.utils import seed_everything
@@ -41,14 +44,17 @@ __all__ = [
     "CheckpointError",
     "EarlyStopping",
     "GradientCheckError",
+    "GradientFlowRecorder",
     "GradientReport",
     "History",
     "RMSprop",
     "SimpleNet",
     "Value",
     "__version__",
+    "assert_gradgrad",
     "assert_gradients",
     "autograd_graph",
+    "check_gradgrad",
     "check_gradients",
     "check_module",
     "count_parameters",
