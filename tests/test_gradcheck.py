@@ -886,3 +886,39 @@ def test_numerical_jacobian_checks_fn_is_callable():
     """numerical_jacobian(5, x) is a TypeError naming fn."""
     with pytest.raises(TypeError, match="fn must be callable"):
         numerical_jacobian(5, torch.zeros(2, dtype=torch.float64))
+
+
+# ---------------------------------------------------------------------------------------
+# compare_tensors: the same comparison for a tensor against a reference.
+
+
+@pytest.mark.parametrize(
+    "mistake, words",
+    [
+        (lambda r: 2 * r, "answer = 2 x reference"),
+        (lambda r: -r, "sign flip"),
+        (lambda r: r.T, "transpose of the reference"),
+        (lambda r: r / 8, "a factor 8 missing"),
+    ],
+    ids=["factor", "sign", "transpose", "mean-for-sum"],
+)
+def test_compare_tensors_diagnoses_the_mistake_in_its_own_words(mistake, words):
+    """A tensor off from its reference in a simple pattern fails with that pattern named,
+    in words about an answer and a reference (not analytical / numerical)."""
+    from gradbook.gradcheck import compare_tensors
+
+    ref = rand(4, 4, grad=False)
+    pair = compare_tensors(mistake(ref), ref)
+    assert not pair.ok and words in pair.diagnosis
+    assert "analytical" not in pair.diagnosis and "numerical" not in pair.diagnosis
+
+
+def test_compare_tensors_passes_a_float32_copy_and_refuses_another_shape():
+    """A float32 copy of the reference is within float32's tolerance; a shape mismatch
+    is a ValueError that shows both shapes."""
+    from gradbook.gradcheck import compare_tensors
+
+    ref = rand(3, 5, grad=False)
+    assert compare_tensors(ref.float(), ref).ok
+    with pytest.raises(ValueError, match=r"\(5, 3\), expected \(3, 5\)"):
+        compare_tensors(ref.T, ref)

@@ -27,7 +27,9 @@ The main entry points are :func:`check_gradients` (returns a report),
 :func:`assert_gradients` (raises :class:`GradientCheckError`),
 :func:`check_module` (the parameters of an ``nn.Module``),
 :func:`check_gradgrad` and :func:`assert_gradgrad` (the second order: the backward's
-own gradient) and :func:`numerical_jacobian`.
+own gradient), :func:`numerical_jacobian`, and :func:`compare_tensors` (the same
+comparison and diagnoses for a tensor against a reference, e.g. a hand-written
+gradient against autograd's).
 
 The subpackage, one file per part:
 
@@ -40,12 +42,13 @@ The subpackage, one file per part:
 """
 
 from ._api import assert_gradients, check_gradients, check_module, numerical_jacobian
+from ._compare import compare_tensors
 from ._report import GradientCheckError, GradientReport, PairResult, WorstElement
 from ._second_order import assert_gradgrad, check_gradgrad
 
 __all__ = ["GradientCheckError", "GradientReport", "PairResult", "WorstElement"]
 __all__ += ["assert_gradients", "check_gradients", "check_module", "numerical_jacobian"]
-__all__ += ["assert_gradgrad", "check_gradgrad"]
+__all__ += ["assert_gradgrad", "check_gradgrad", "compare_tensors"]
 
 # The documented import path is gradbook.gradcheck.X: help(), reprs, pickles and the
 # docs' "Examples using" backreferences should show it, not the private file.

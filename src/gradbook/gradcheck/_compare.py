@@ -23,7 +23,7 @@ reuse it with the gradient of a vector-Jacobian product on both sides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -31,7 +31,8 @@ import torch
 from ._numerics import Numerical
 from ._report import PairResult, WorstElement, bands, fmt_index
 
-__all__ = ["PROBLEM_KINDS", "Errors", "Problem", "compare", "diagnose", "relative_errors"]
+__all__ = ["PROBLEM_KINDS", "Errors", "Problem", "compare", "compare_tensors", "diagnose"]
+__all__ += ["relative_errors"]
 
 PROBLEM_KINDS = (
     "mutated input",  # fn or its backward changed an input in place
@@ -208,3 +209,31 @@ def _ratio_text(c: float) -> str:
         extra = " (a mean where a sum belongs?)" if k > 2 else ""
         return f"constant ratio: analytical = {sign}1/{k} x numerical (a factor {k} missing){extra}"
     return f"constant ratio: analytical = {c:.4g} x numerical"
+
+
+def compare_tensors(got, expected, *, rtol: float | None = None, name: str = "answer"):
+    """Compare a tensor with a reference, element by element, with the diagnoses of a
+    gradient check (a constant factor, a sign flip, a transpose, a shift, an error
+    confined to a few elements) worded for the two tensors.
+
+    Returns a :class:`~gradbook.gradcheck.PairResult`: ``.ok``, ``.verdict``, ``.worst``
+    and ``.diagnosis``. ``rtol`` defaults to the check's tolerance for the dtype of
+    ``got`` (1e-6 for float64, 1e-3 for float32). The shapes must match.
+    """
+    if tuple(got.shape) != tuple(expected.shape):
+        raise ValueError(f"got has shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
+    dtype = got.dtype if got.is_floating_point() else torch.float64
+    rtol = rtol if rtol is not None else {torch.float64: 1e-6}.get(dtype, 1e-3)
+    ref = expected.detach().reshape(-1).double().cpu().numpy()
+    nan = np.full(ref.shape, np.nan)
+    num = Numerical(ref, np.abs(ref), np.zeros_like(ref), nan, nan, nan)
+    a = got.detach().reshape(-1).double().cpu().numpy()
+    shape = tuple(got.shape)
+    pair = compare(a, num, an_dtype=dtype, rtol=rtol, atol=None, names=(name, "reference"),
+                   shape=shape, random_v=False)  # fmt: skip
+    if pair.diagnosis:  # the check's words, for two tensors
+        text = pair.diagnosis.replace("the analytical gradient", "your answer")
+        for old, new in (("the numerical one", "the reference"), ("analytical", "answer")):
+            text = text.replace(old, new)
+        pair = replace(pair, diagnosis=text.replace("numerical", "reference"))
+    return pair
