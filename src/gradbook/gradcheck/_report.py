@@ -17,12 +17,12 @@ __all__ += ["bands", "fmt_index"]  # shared with the diagnoses
 # The report's text lines wrap at this width, and the table of a one-output check fits
 # in it: a docs page (about 80 monospace columns) shows them without a sideways scroll.
 _REPORT_WIDTH = 79
-_HEADER = ("input", "output", "rel err", "worst at", "analytical", "numerical", "off", "verdict")
+_HEADER = ("input", "output", "rel err", "at", "analytical", "numerical", "off", "verdict")
 
 
 def bands(rtol: float) -> dict[str, float]:
     """Upper thresholds of the verdict bands, in relative error."""
-    return {"exact to rounding": rtol * 1e-3, "good": rtol, "suspicious": max(1e-2, 10 * rtol)}
+    return {"exact": rtol * 1e-3, "good": rtol, "suspicious": max(1e-2, 10 * rtol)}
 
 
 def fmt_index(index: tuple[int, ...]) -> str:
@@ -116,7 +116,7 @@ class PairResult:
     n_kinks : int
         Elements where the left and right one-sided differences disagree.
     verdict : str
-        One of ``"exact to rounding"``, ``"good"``, ``"kink"``, ``"suspicious"``,
+        One of ``"exact"`` (to rounding), ``"good"``, ``"kink"``, ``"suspicious"``,
         ``"wrong"``.
     diagnosis : str or None
         The likely mistake, where the pattern is clear.
@@ -240,7 +240,7 @@ def _table(pairs: list[PairResult]) -> list[str]:
     rows = [_HEADER]
     for p in pairs:
         w = p.worst
-        at = (fmt_index(w.index), f"{w.analytical:.6g}", f"{w.numerical:.6g}") if w else ("-",) * 3
+        at = (fmt_index(w.index), f"{w.analytical:.5g}", f"{w.numerical:.5g}") if w else ("-",) * 3
         error = f"{p.max_rel_error:.2e}"
         rows.append((p.input, p.output, error, *at, f"{p.n_off}/{p.n_elements}", p.verdict))
     widths = [max(len(r[c]) for r in rows) for c in range(len(_HEADER))]

@@ -65,7 +65,8 @@ def _not_twice_differentiable(g: Callable, args: list[torch.Tensor], diff: list[
         if "once_differentiable" not in str(err):
             return []  # the check below reports it, with the inputs' names
         text = ("the backward is marked @once_differentiable: autograd cannot differentiate "
-                "it, so second derivatives through fn raise an error; write the backward "
+                "it, so second derivatives through fn raise an error (or, when the upstream "
+                "gradient is a constant, come back without a graph); write the backward "
                 "with differentiable torch operations to support them")  # fmt: skip
         return [Problem("not twice differentiable", text)]
     finally:
