@@ -42,8 +42,8 @@ class Caught:
     ----------
     message : str
         ``"ErrorType: message"`` exactly as raised (or as warned), unwrapped.
-    warnings : list of warnings.WarningMessage
-        Every warning the block raised, in order.
+    warnings : list
+        Every warning the block raised, in order (``warnings.WarningMessage`` records).
     """
 
     message: str = ""
