@@ -14,9 +14,11 @@ import gradbook
 MODULES = sorted(info.name for info in pkgutil.walk_packages(gradbook.__path__, prefix="gradbook."))
 
 
-def test_import_gradbook_does_not_import_matplotlib():
-    """A fresh interpreter that runs `import gradbook` has not loaded matplotlib."""
-    code = "import sys, gradbook; print(sorted(m for m in sys.modules if 'matplotlib' in m))"
+@pytest.mark.parametrize("heavy", ["matplotlib", "networkx"])
+def test_import_gradbook_does_not_import_the_drawing_libraries(heavy):
+    """A fresh interpreter that runs `import gradbook` has not loaded matplotlib or
+    networkx (each launched rank of gradbook.distributed pays for what it imports)."""
+    code = f"import sys, gradbook; print(sorted(m for m in sys.modules if {heavy!r} in m))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )

@@ -48,7 +48,6 @@ import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import torch
 
 from gradbook._validation import check_instance, check_int, type_name
@@ -56,7 +55,10 @@ from gradbook.autodiff import Value
 
 # matplotlib is imported inside the functions that draw, so that `import gradbook` (which
 # imports this module) does not load it: building a graph or its DOT text needs none.
+# networkx too, inside the functions that build a graph: it costs about 0.4 s of start-up,
+# which every process `gradbook.distributed.launch` starts would pay.
 if TYPE_CHECKING:
+    import networkx as nx
     from matplotlib.axes import Axes
 
 __all__ = ["autograd_graph", "draw_autograd_graph", "to_dot"]
@@ -110,6 +112,8 @@ def _torch_graph(output: torch.Tensor, names: object) -> nx.DiGraph:
             "tensors that do not require grad; create the inputs with requires_grad=True "
             "and compute the output with gradient recording on"
         )
+    import networkx as nx
+
     name_of = _check_names(names)
     graph = nx.DiGraph(direction="forward", source="torch")
     key_of: dict[Any, str] = {}  # backward function -> node key; holds a reference to each
@@ -162,6 +166,8 @@ def _value_label(v: Value) -> str:
 
 
 def _value_graph(output: Value) -> nx.DiGraph:
+    import networkx as nx
+
     graph = nx.DiGraph(direction="forward", source="value")
     key_of: dict[int, str] = {}
     for i, v in enumerate(output.topological_order()):  # parents come before children
@@ -231,6 +237,8 @@ def _inputs(node: Any) -> tuple | list:
 def _count_nodes(output: object, stop_after: int | None = None) -> int:
     """How many nodes ``autograd_graph(output)`` would have, by an iterative walk that
     builds nothing; it stops once it has seen ``stop_after`` nodes (when given)."""
+    import networkx as nx
+
     if isinstance(output, nx.DiGraph):
         return len(output)
     if isinstance(output, Value):
@@ -267,6 +275,8 @@ def _check_size(output: object, max_nodes: int | None) -> None:
 
 def _as_graph(output: object, names: object) -> nx.DiGraph:
     """Accept a graph already built by :func:`autograd_graph`, or build one."""
+    import networkx as nx
+
     if isinstance(output, nx.DiGraph):
         if output.graph.get("direction") != "forward":
             raise TypeError("output must be a tensor, a Value, or a graph from autograd_graph()")
@@ -333,6 +343,8 @@ def _layout(
     waypoints are ordered by the mean height of their neighbours (the barycentre
     heuristic), sweeping left-to-right and back a few times, to limit crossings.
     """
+    import networkx as nx
+
     generations = list(nx.topological_generations(graph.reverse(copy=False)))
     column: dict[Any, int] = {
         node: len(generations) - 1 - g
