@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from gradbook.autodiff import Value
 from gradbook.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from gradbook.data import make_moons, make_regression, make_spirals
+from gradbook.distributed import launch
 from gradbook.gradcheck import (
     GradientCheckError,
     GradientReport,
@@ -62,6 +63,7 @@ __all__ = [
     "evaluate",
     "fit",
     "init_weights",
+    "launch",
     "load_checkpoint",
     "make_moons",
     "make_regression",

@@ -13,12 +13,18 @@ arbitrary code, and a pickled model breaks as soon as its class moves.
   in it is executed.
 - **All or nothing.** :func:`load_checkpoint` checks the whole file against the model (and
   optimizer) before it changes anything, so on any error they are left as they were.
+- **Under DDP, one file with plain keys.** Inside a ``torch.distributed`` process group,
+  :func:`save_checkpoint` is called on every rank; rank 0 writes the file and the others
+  wait until it is there. A ``DistributedDataParallel`` wrapper is saved and loaded
+  through the model it wraps, so the keys carry no ``module.`` prefix: a checkpoint saved
+  under DDP loads into a plain model, and one saved from a plain model loads under DDP.
 - **A good file is never called corrupt.** A ``map_location`` naming a device this machine
   does not have is refused before the file is opened, and a file saved on such a device
   (a GPU checkpoint on a CPU machine) gets a message with the fix, ``map_location="cpu"``:
   torch raises a ``RuntimeError`` for both, as it does for a damaged file.
 
-Besides the public names, the module holds the checks of the arguments
+Besides the public names, the module holds the writing (``_write_atomically``, and
+``_write_on_rank_zero`` inside a process group), the checks of the arguments
 (``_check_file_path``, ``_check_save_path``, ``_check_map_location``), of the file
 (``_check_model_state``, ``_check_optimizer_state``) and of the metadata
 (``_check_plain``), and ``_safe_torch_load``, which turns torch's errors into messages
@@ -33,10 +39,13 @@ import pickle
 import re
 import secrets
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from gradbook._validation import (
     check_device,
@@ -84,7 +93,8 @@ def save_checkpoint(
         existing one, or one ending in a path separator), is a ``ValueError``, raised
         before anything is written.
     model : nn.Module
-        The model; its ``state_dict()`` is saved.
+        The model; its ``state_dict()`` is saved (for a ``DistributedDataParallel`` or
+        ``DataParallel`` wrapper, that of the model it wraps: plain keys).
     optimizer : torch.optim.Optimizer, optional
         Saved with its ``state_dict()`` and its class name, so that loading into a
         different kind of optimizer is caught.
@@ -99,6 +109,18 @@ def save_checkpoint(
         For an argument of the wrong kind or value; the message names it.
     FileNotFoundError
         When the folder of ``path`` does not exist.
+    RuntimeError
+        Inside a process group, on the ranks other than 0, when rank 0 could not write
+        the file (rank 0 raises the error itself).
+
+    Notes
+    -----
+    Inside a ``torch.distributed`` process group, call it on *every* rank, not under
+    ``if rank == 0``: rank 0 writes the one file (the ranks hold the same weights, so one
+    copy is all there is to keep, and several processes writing one path would race),
+    then tells the others, which wait for it, whether it succeeded. No rank returns
+    before the file is complete, so any rank may load it right after. Called on rank 0
+    alone, it would wait forever for the others.
 
     Examples
     --------
@@ -114,16 +136,28 @@ def save_checkpoint(
     check_optimizer(optimizer, allow_none=True)
     for key, value in metadata.items():
         _check_plain(value, key)
+
+    def write() -> None:
+        payload = {
+            _FORMAT_KEY: _FORMAT_VERSION,
+            "model": _plain_model(model).state_dict(),
+            "optimizer": None if optimizer is None else optimizer.state_dict(),
+            "optimizer_class": None if optimizer is None else _class_name(optimizer),
+            "metadata": dict(metadata),
+        }
+        _write_atomically(path, payload)
+
+    if dist.is_available() and dist.is_initialized():
+        _write_on_rank_zero(path, write)
+    else:
+        write()
+
+
+def _write_atomically(path: str, payload: dict) -> None:
+    """``torch.save(payload)`` to a temporary file in ``path``'s folder, renamed over ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save checkpoint {path}: folder {folder} does not exist")
-    payload = {
-        _FORMAT_KEY: _FORMAT_VERSION,
-        "model": model.state_dict(),
-        "optimizer": None if optimizer is None else optimizer.state_dict(),
-        "optimizer_class": None if optimizer is None else _class_name(optimizer),
-        "metadata": dict(metadata),
-    }
     # A unique name in the same folder: os.replace is only atomic within one file system.
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     # 0o666 so the process umask decides the final permissions, as for a plain open().
@@ -144,6 +178,33 @@ def save_checkpoint(
     _fsync_folder(folder)
 
 
+def _write_on_rank_zero(path: str, write: Callable[[], None]) -> None:
+    """``write()`` on rank 0; then every rank learns from rank 0 whether it worked.
+
+    The broadcast of that flag is the barrier: a rank returns only once rank 0 has
+    finished writing (with NCCL the flag lives on this rank's GPU, which NCCL needs).
+    """
+    error: Exception | None = None
+    if dist.get_rank() == 0:
+        try:
+            write()
+        except Exception as exc:  # told to the others before it is raised here
+            error = exc
+    device = torch.device("cpu")
+    if dist.get_backend() == "nccl":  # this rank's GPU, as gradbook.train.fit picks it
+        index = int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))
+        device = torch.device("cuda", index % torch.cuda.device_count())
+    ok = torch.tensor([error is None], dtype=torch.uint8, device=device)
+    dist.broadcast(ok, src=0)
+    if error is not None:
+        raise error
+    if not ok.item():
+        raise RuntimeError(
+            f"rank 0 could not save checkpoint {path} (rank 0 raised the error); nothing "
+            "was written"
+        )
+
+
 def load_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -161,7 +222,11 @@ def load_checkpoint(
     path : str or os.PathLike
         The checkpoint file.
     model : nn.Module
-        Receives the saved ``state_dict`` (strictly: same names, same shapes).
+        Receives the saved ``state_dict`` (strictly: same names, same shapes). A
+        ``DistributedDataParallel`` or ``DataParallel`` wrapper loads into the model it
+        wraps. Inside a process group, load on every rank; with NCCL, pass this rank's
+        GPU as ``map_location`` (a checkpoint saved on ``cuda:0`` otherwise loads its
+        tensors there first on every rank).
     optimizer : torch.optim.Optimizer, optional
         Receives the saved optimizer state; must be of the same class as the saved one.
         When omitted, a saved optimizer state is ignored.
@@ -192,6 +257,7 @@ def load_checkpoint(
     """
     path = _check_file_path(path)
     check_model(model)
+    model = _plain_model(model)
     check_optimizer(optimizer, allow_none=True)
     _check_map_location(map_location)
     if not os.path.exists(path):
@@ -411,6 +477,13 @@ def _names(names: list[str], limit: int = 5) -> str:
     shown = ", ".join(repr(n) for n in names[:limit])
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return f"{shown}{more}"
+
+
+def _plain_model(model: nn.Module) -> nn.Module:
+    """The model inside a DDP or DataParallel wrapper, whose keys have no ``module.``."""
+    if isinstance(model, (DistributedDataParallel, nn.DataParallel)):
+        return model.module
+    return model
 
 
 def _class_name(obj: Any) -> str:

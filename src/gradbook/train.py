@@ -27,20 +27,37 @@ Besides the public names, the module holds the pieces :func:`fit` is made of:
 - ``_StepLosses``: where the step losses are read back from the device, and
   ``_check_finite``, the one place a NaN or infinite loss is turned into an error;
 - ``_record_epoch`` and ``_evaluate``: the sample-weighted mean losses;
+- ``_ProcessGroup`` and ``_Shard``: what changes inside a ``torch.distributed`` process
+  group (the model in ``DistributedDataParallel``, each rank's share of the data, and the
+  collectives that make every rank record the same global means);
 - small helpers: argument conversion, the progress bar, the seeding context.
+
+Outside a process group none of the data-parallel code runs: ``fit`` checks for a group
+once per call.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+)
 from tqdm import tqdm
 
 from gradbook._first_batch import checked_loss
@@ -309,6 +326,8 @@ def fit(
         Samples per step; ``None`` means the whole data set in one batch (full-batch
         gradient descent), which needs data with a length (an ``IterableDataset`` without
         ``__len__`` needs a ``batch_size``). The last batch of an epoch may be smaller.
+        Inside a process group it is per process: each step takes ``batch_size`` samples
+        on every rank, a global batch of ``batch_size * world_size``.
     val_data : same kinds as ``train_data``, optional
         Evaluated after each epoch into ``History.val_loss``, in batches of ``batch_size``
         (a ``DataLoader`` keeps its own batches).
@@ -338,12 +357,53 @@ def fit(
         dropout and for ``DataLoader`` shuffling), so two runs with the same seed and the
         same initial weights give identical histories. The global random state is
         restored afterwards. ``None`` uses the global generators as they are. Any int
-        that ``torch.manual_seed`` takes: from -2**63 to 2**64 - 1.
+        that ``torch.manual_seed`` takes: from -2**63 to 2**64 - 1. Inside a process group,
+        pass the same seed on every rank: it seeds the order of the samples, the same on
+        every rank, and rank ``r``'s global generators with ``seed + r``, so that dropout
+        draws differ between ranks as they would between samples.
 
     Returns
     -------
     History
         Per-epoch and per-step losses.
+
+    Notes
+    -----
+    **Inside a torch.distributed process group** (initialised by ``torchrun`` and
+    ``torch.distributed.init_process_group``, or by :func:`gradbook.distributed.launch`),
+    call ``fit`` on every rank with the same arguments; it trains data-parallel:
+
+    - the model is wrapped in ``DistributedDataParallel`` (or used as given when it is
+      one already), which makes every rank start from rank 0's weights and averages the
+      gradients over the ranks inside each ``backward``. ``model`` itself ends up holding
+      the trained parameters, the same on every rank;
+    - each rank trains on its share of ``train_data``, drawn by a ``DistributedSampler``
+      (``shuffle`` as given, ``set_epoch`` called every epoch, so that each epoch has a new
+      order and the ranks' shares never overlap). When the data's length is not a multiple
+      of the number of ranks the sampler repeats a few samples, so that every rank takes
+      the same number of steps. A ``DataLoader`` whose sampler is a
+      ``DistributedSampler`` is used as it is; one with the default sampler (sequential,
+      or random with ``shuffle=True``) is rebuilt with the same settings around a
+      ``DistributedSampler``; one with another sampler is refused (it is not known how to
+      split it). An ``IterableDataset`` is read as it is, on every rank: split it in its
+      ``__iter__`` (with ``torch.distributed.get_rank()``), so that every rank yields the
+      same number of batches;
+    - ``val_data`` is split too (every ``world_size``-th sample, not repeated) and
+      evaluated on the model itself, without DDP;
+    - the :class:`History` holds global means, the same on every rank: each step's loss
+      is the mean over the global batch, the epoch's over every rank's samples,
+      ``val_loss`` over all of ``val_data``. So 2 ranks with ``batch_size=8`` and
+      ``shuffle=False`` record the losses, and reach the parameters, of 1 process with
+      ``batch_size=16``, up to rounding;
+    - callbacks run on every rank (they see the same history), and training stops on
+      every rank after an epoch where one asks it to on any rank;
+    - the progress bar shows on rank 0 only;
+    - the device follows the backend: with NCCL each rank trains on its own GPU, number
+      ``LOCAL_RANK`` (``device`` then must be a CUDA device or ``None``); with gloo where
+      the model is, unless ``device`` says otherwise.
+
+    A rank that raises (a NaN loss, a bad batch) leaves the others waiting in their next
+    collective: :func:`gradbook.distributed.launch` and ``torchrun`` stop them.
 
     Raises
     ------
@@ -395,27 +455,40 @@ def fit(
     callbacks = _as_callbacks(callbacks)
     device = check_device(device, allow_none=True)
 
+    group = _ProcessGroup.current()  # None outside torch.distributed: one process
+    if group is not None and device is None:
+        device = group.default_device
     if device is not None:
         model.to(device)
     compute_device = _compute_device(model, device)
     defer = _defer_loss_readback(compute_device)
     generator = None if seed is None else torch.Generator().manual_seed(seed)
-    train = _Batches(train_data, "train_data", batch_size, shuffle, device, generator)
-    val = None if val_data is None else _validation_batches(val_data, batch_size, device)
+    net = model if group is None else group.wrap(model, compute_device)  # what steps call
+    shard = None if group is None else group.train_shard(seed)
+    train = _Batches(train_data, "train_data", batch_size, shuffle, device, generator, shard)
+    val = None if val_data is None else _validation_batches(val_data, batch_size, device, group)
     history = History()
     was_training = model.training
     try:
         for cb in callbacks:
             cb.on_train_begin(model, history)
-        with _seeded(seed, compute_device), _progress_bar(epochs, progress) as bar:
+        with (
+            _seeded(seed if group is None else group.rank_seed(seed), compute_device),
+            _progress_bar(epochs, progress if group is None or group.rank == 0 else False) as bar,
+        ):
             for epoch in range(1, epochs + 1):
                 losses, sizes = _train_epoch(
-                    model, loss_fn, optimizer, train, epoch, clip_grad_norm, defer
+                    net, loss_fn, optimizer, train, epoch, clip_grad_norm, defer
                 )
-                val_loss = None if val is None else _evaluate(model, loss_fn, val)
+                if group is not None:  # every rank records the means over all the ranks
+                    losses, sizes = group.global_steps(losses, sizes)
+                val_loss = None if val is None else _evaluate(_unwrapped(net), loss_fn, val)
                 _record_epoch(history, losses, sizes, val_loss)
                 _show_progress(bar, history)
-                if _epoch_end(callbacks, model, history):
+                stop = _epoch_end(callbacks, model, history)
+                if group is not None and callbacks:  # one rank's callback stops them all
+                    stop = group.any(stop)
+                if stop:
                     break
     finally:
         model.train(was_training)
@@ -446,15 +519,20 @@ def evaluate(
     data : (X, y) tuple of tensors, Dataset or DataLoader
         As ``train_data`` in :func:`fit`.
     batch_size : int or None, default None
-        Samples per forward pass; ``None`` means all at once.
+        Samples per forward pass; ``None`` means all at once (per process, inside a
+        process group).
     device : str or torch.device, optional
         Move the model and the batches there; a device this machine does not have is a
-        ``ValueError``. By default nothing is moved.
+        ``ValueError``. By default nothing is moved (inside a process group with NCCL: to
+        this rank's GPU).
 
     Returns
     -------
     float
-        The mean loss.
+        The mean loss. Inside a ``torch.distributed`` process group (call it on every
+        rank), each rank evaluates every ``world_size``-th sample, and the result is the
+        mean over all of ``data``, the same on every rank (a ``DataLoader`` is split as
+        :func:`fit` splits one).
 
     Raises
     ------
@@ -466,9 +544,14 @@ def evaluate(
     _check_loss_fn(loss_fn)
     check_int(batch_size, "batch_size", minimum=1, allow_none=True)
     device = check_device(device, allow_none=True)
+    group = _ProcessGroup.current()
+    if group is not None and device is None:
+        device = group.default_device
     if device is not None:
         model.to(device)
-    return _evaluate(model, loss_fn, _Batches(data, "data", batch_size, False, device, None))
+    shard = None if group is None else group.eval_shard()
+    batches = _Batches(data, "data", batch_size, False, device, None, shard)
+    return _evaluate(_unwrapped(model), loss_fn, batches)
 
 
 # --------------------------------------------------------------------------- one epoch
@@ -476,7 +559,10 @@ def evaluate(
 
 class _Batches:
     """One validated data source: ``epoch()`` yields its ``(inputs, targets)`` batches, and
-    ``loss()`` computes a batch's loss (checking the first batch against the model)."""
+    ``loss()`` computes a batch's loss (checking the first batch against the model).
+
+    With a ``shard`` (inside a process group) it yields this rank's share only.
+    """
 
     def __init__(
         self,
@@ -486,13 +572,17 @@ class _Batches:
         shuffle: bool,
         device: torch.device | None,
         generator: torch.Generator | None,
+        shard: _Shard | None = None,
     ) -> None:
         self.name = name
         self.device = device
         self.shuffle = shuffle
         self.generator = generator
+        self.shard = shard
         self.tensors: tuple[torch.Tensor, torch.Tensor] | None = None
         self.loader: DataLoader | None = None
+        self.sampler: Any = None  # with a shard: the indices of this rank's samples
+        self.epochs_started = 0
         self.steps: int | None = None  # batches per epoch, when known
         self.checked = False  # whether a batch has been checked against the model yet
         if isinstance(data, (tuple, list)):
@@ -501,7 +591,10 @@ class _Batches:
                 # Move once, not once per batch.
                 self.tensors = (self.tensors[0].to(device), self.tensors[1].to(device))
             n = self.tensors[0].shape[0]
-            self.batch_size = n if batch_size is None else min(batch_size, n)
+            if shard is not None:
+                self.sampler = shard.sampler(n, shuffle)
+                n = len(self.sampler)  # this rank's share (0 for a small evaluation set)
+            self.batch_size = max(1, n if batch_size is None else min(batch_size, n))
             self.steps = -(-n // self.batch_size)  # ceil(n / batch_size)
         elif isinstance(data, DataLoader):
             if batch_size is not None:
@@ -509,18 +602,20 @@ class _Batches:
                     f"batch_size must be None when {name} is a DataLoader (it batches "
                     f"already, with batch_size={data.batch_size}); got {batch_size}"
                 )
-            self.steps = _safe_len(data)
-            if self.steps == 0:
+            if _safe_len(data) == 0:
                 raise ValueError(f"{name} is empty: the DataLoader yields no batches")
-            self.loader = data
+            self.loader = data if shard is None else _shard_loader(data, name, shard)
+            self.steps = _safe_len(self.loader)
         elif isinstance(data, Dataset):
-            self.loader = _dataset_loader(data, name, batch_size, shuffle, generator)
+            self.loader = _dataset_loader(data, name, batch_size, shuffle, generator, shard)
             self.steps = _safe_len(self.loader)
         else:
             raise TypeError(
                 f"{name} must be an (X, y) tuple of tensors, a Dataset or a DataLoader, "
                 f"got {type_name(data)}"
             )
+        if self.loader is not None and shard is not None:
+            self.sampler = _order_sampler(self.loader)  # for set_epoch
 
     def loss(self, model: nn.Module, loss_fn: LossFn, xb: Any, yb: Any) -> torch.Tensor:
         """``loss_fn(model(xb), yb)``; for the first batch, with the batch checked too."""
@@ -543,12 +638,22 @@ class _Batches:
         )
 
     def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if isinstance(self.sampler, DistributedSampler):
+            # A new order each epoch, the same on every rank: their shares stay disjoint.
+            self.sampler.set_epoch(self.epochs_started)
+        self.epochs_started += 1
         if self.tensors is not None:
             return self._tensor_epoch()
         return self._loader_epoch()
 
     def _tensor_epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         X, y = self.tensors
+        if self.sampler is not None:  # this rank's share, in the sampler's order
+            idx = torch.tensor(list(self.sampler), dtype=torch.long, device=X.device)  # (n_r,)
+            for i in range(0, len(idx), self.batch_size):
+                rows = idx[i : i + self.batch_size]  # (bs,)
+                yield X[rows], y[rows]
+            return
         n, bs = X.shape[0], self.batch_size
         if bs >= n:
             # Full batch: the order of samples does not change a mean loss.
@@ -586,8 +691,10 @@ def _dataset_loader(
     batch_size: int | None,
     shuffle: bool,
     generator: torch.Generator | None,
+    shard: _Shard | None = None,
 ) -> DataLoader:
-    """A DataLoader over ``data``, all of it in one batch when ``batch_size`` is None."""
+    """A DataLoader over ``data``, all of it in one batch when ``batch_size`` is None; with a
+    ``shard``, over this rank's share of it."""
     n = _safe_len(data)
     if n == 0:
         raise ValueError(f"{name} is empty: the Dataset has length 0")
@@ -600,6 +707,10 @@ def _dataset_loader(
     if isinstance(data, IterableDataset):
         # It yields samples in its own order; a DataLoader refuses shuffle=True for one.
         shuffle = False
+    elif shard is not None:
+        sampler = shard.sampler(n, shuffle)
+        size = len(sampler) if batch_size is None else batch_size
+        return DataLoader(data, batch_size=max(1, size), sampler=sampler)
     return DataLoader(
         data,
         batch_size=n if batch_size is None else batch_size,
@@ -608,11 +719,14 @@ def _dataset_loader(
     )
 
 
-def _validation_batches(data: Data, batch_size: int | None, device: torch.device | None):
+def _validation_batches(
+    data: Data, batch_size: int | None, device: torch.device | None, group: _ProcessGroup | None
+) -> _Batches:
     """``val_data`` as a source of batches, in order; a DataLoader keeps its own batching."""
     if isinstance(data, DataLoader):
         batch_size = None
-    return _Batches(data, "val_data", batch_size, False, device, None)
+    shard = None if group is None else group.eval_shard()
+    return _Batches(data, "val_data", batch_size, False, device, None, shard)
 
 
 def _train_epoch(
@@ -725,6 +839,8 @@ def _evaluate(model: nn.Module, loss_fn: LossFn, batches: _Batches) -> float:
                 count += n
     finally:
         model.train(was_training)
+    if batches.shard is not None:  # the mean over every rank's samples, on every rank
+        total, count = batches.shard.group.sum([float(total), float(count)])
     if count == 0:  # only data without a length can get here: an empty IterableDataset
         raise ValueError(batches.empty_message())
     return float(total) / count
@@ -737,6 +853,174 @@ def _epoch_end(callbacks: list[Callback], model: nn.Module, history: History) ->
         # Every callback sees every epoch, even after one asked to stop.
         stop = bool(cb.on_epoch_end(model, history)) or stop
     return stop
+
+
+# --------------------------------------------------------------------------- data-parallel
+
+
+class _ProcessGroup:
+    """``fit`` and ``evaluate`` inside an initialised ``torch.distributed`` process group.
+
+    It knows this process's ``rank``, the ``world_size`` and where collectives run (NCCL
+    reduces CUDA tensors, on this rank's GPU; gloo reduces CPU tensors), and it makes every
+    collective of ``fit`` besides DDP's own gradient all-reduce. Each is made on every rank
+    in the same order, whatever the data: a rank that skipped one would leave the others
+    waiting for it forever.
+    """
+
+    def __init__(self) -> None:
+        self.rank = dist.get_rank()
+        self.world_size = dist.get_world_size()
+        self.nccl = dist.get_backend() == "nccl"
+        self.default_device = _local_gpu() if self.nccl else None
+        self.comm_device = self.default_device or torch.device("cpu")
+
+    @staticmethod
+    def current() -> _ProcessGroup | None:
+        """The default process group, or None outside one (then ``fit`` is one process)."""
+        if dist.is_available() and dist.is_initialized():
+            return _ProcessGroup()
+        return None
+
+    def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
+        """``model`` in ``DistributedDataParallel``; as given when it is one already.
+
+        Wrapping broadcasts rank 0's parameters and buffers, so every rank starts alike.
+        """
+        if isinstance(model, DistributedDataParallel):
+            return model
+        if self.nccl and device.type != "cuda":
+            raise ValueError(
+                f"device must be a CUDA device with the NCCL backend (it reduces GPU "
+                f"tensors), got {str(device)!r}: pass device=None for this rank's GPU, or "
+                "use the gloo backend to train on the CPU"
+            )
+        ids = [device] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def train_shard(self, seed: int | None) -> _Shard:
+        """How ``train_data`` is split: a DistributedSampler, seeded alike on every rank."""
+        if seed is None:
+            # Drawn from rank 0's global generator, as one process would draw its order.
+            shared = torch.randint(0, 2**62, (1,), dtype=torch.int64)
+            seed = int(self._broadcast(shared).item())
+        return _Shard(self, training=True, seed=seed)
+
+    def eval_shard(self) -> _Shard:
+        """How evaluation data is split: every ``world_size``-th sample, not repeated."""
+        return _Shard(self, training=False)
+
+    def rank_seed(self, seed: int | None) -> int | None:
+        """The seed of this rank's global generators: ``seed + rank``."""
+        if seed is None or self.rank == 0:
+            return seed
+        return (seed + self.rank) % 2**64
+
+    def global_steps(self, losses: list[float], sizes: list[int]) -> tuple[list[float], list[int]]:
+        """Each step's loss as the mean over every rank's batch, and the global batch sizes
+        (one all-reduce per epoch)."""
+        k = len(losses)
+        weighted = [loss * n for loss, n in zip(losses, sizes, strict=True)]
+        sums = self.sum(weighted + [float(n) for n in sizes])
+        counts = sums[k:]
+        return [t / c for t, c in zip(sums[:k], counts, strict=True)], [round(c) for c in counts]
+
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` is true on any rank (so that all ranks stop together)."""
+        return self.sum([float(flag)])[0] > 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        """``values`` summed element by element over the ranks, in float64."""
+        t = torch.tensor(values, dtype=torch.float64, device=self.comm_device)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def _broadcast(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.to(self.comm_device)
+        dist.broadcast(t, src=0)
+        return t.cpu()
+
+
+class _Shard:
+    """How one data source is split over the ranks of a process group."""
+
+    def __init__(self, group: _ProcessGroup, *, training: bool, seed: int = 0) -> None:
+        self.group = group
+        self.training = training
+        self.seed = seed % 2**63  # DistributedSampler seeds with seed + epoch
+
+    def sampler(self, n: int, shuffle: bool) -> DistributedSampler | range:
+        """The indices, among ``n`` samples, of this rank's share."""
+        g = self.group
+        if self.training:
+            # DDP steps in lockstep: the sampler pads by repeating a few samples so that
+            # every rank takes the same number of steps.
+            return DistributedSampler(
+                range(n), num_replicas=g.world_size, rank=g.rank, shuffle=shuffle, seed=self.seed
+            )
+        # Evaluation has no lockstep: unpadded, so that the mean is over the data exactly.
+        return range(g.rank, n, g.world_size)
+
+
+def _shard_loader(loader: DataLoader, name: str, shard: _Shard) -> DataLoader:
+    """``loader`` reading this rank's share: as it is when its sampler is a
+    DistributedSampler or it reads an IterableDataset (it splits itself, or not at all);
+    rebuilt around the shard's sampler when it has a default sampler; refused otherwise."""
+    sampler = _order_sampler(loader)
+    if isinstance(loader.dataset, IterableDataset) or isinstance(sampler, DistributedSampler):
+        return loader
+    custom = loader.batch_sampler is not None and type(loader.batch_sampler) is not BatchSampler
+    if custom or type(sampler) not in (SequentialSampler, RandomSampler):
+        what = type_name(loader.batch_sampler if custom else sampler)
+        raise ValueError(
+            f"{name} is a DataLoader with a custom sampler ({what}), which fit cannot split "
+            f"over the {shard.group.world_size} processes of the group: build it with "
+            "sampler=torch.utils.data.DistributedSampler(dataset), and fit uses it as it is"
+        )
+    shuffle = isinstance(sampler, RandomSampler)
+    return _rebuilt_loader(loader, shard.sampler(len(loader.dataset), shuffle))
+
+
+def _order_sampler(loader: DataLoader) -> Any:
+    """The sampler that decides the order of ``loader``'s samples."""
+    if isinstance(loader.batch_sampler, BatchSampler):
+        return loader.batch_sampler.sampler
+    return loader.sampler
+
+
+def _rebuilt_loader(loader: DataLoader, sampler: Any) -> DataLoader:
+    """A DataLoader like ``loader`` (batches, workers, collation) around ``sampler``."""
+    workers = {}
+    if loader.num_workers > 0:  # refused by DataLoader without worker processes
+        workers = {
+            "prefetch_factor": loader.prefetch_factor,
+            "persistent_workers": loader.persistent_workers,
+        }
+    return DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
+        timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        multiprocessing_context=loader.multiprocessing_context,
+        generator=loader.generator,
+        **workers,
+    )
+
+
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (evaluation needs no DDP)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def _local_gpu() -> torch.device:
+    """This rank's GPU with NCCL: number ``LOCAL_RANK`` (set by torchrun and by launch)."""
+    index = int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))
+    return torch.device("cuda", index % torch.cuda.device_count())
 
 
 # --------------------------------------------------------------------------- helpers
