@@ -76,7 +76,7 @@ def main() -> None:
         rows.append(("cold build", *build(docs)))
         rows.append(("no-change rebuild", *build(docs)))
 
-        tutorial = sorted((tmp / "gallery").glob("plot_01_*.py"))[0]
+        tutorial = sorted((tmp / "gallery").glob("*/plot_01_*.py"))[0]
         tutorial.write_text(tutorial.read_text() + "\n# an edit\n")
         rows.append((f"edit {tutorial.name}", *build(docs)))
 

@@ -160,18 +160,17 @@ class Value:
     # ------------------------------------------------------------------------------------
 
     def __add__(self, other: Value | float) -> Value:
-        other = (
-            other if isinstance(other, Value) else Value(_check_number(other, what="operand of +"))
-        )
+        if not isinstance(other, Value):
+            other = Value(_check_number(other, what="operand of +"))
         # d(a + b)/da = 1,  d(a + b)/db = 1
         return Value._result(self.data + other.data, "+", (self, other), (1.0, 1.0))
 
     def __mul__(self, other: Value | float) -> Value:
-        other = (
-            other if isinstance(other, Value) else Value(_check_number(other, what="operand of *"))
-        )
+        if not isinstance(other, Value):
+            other = Value(_check_number(other, what="operand of *"))
         # d(a * b)/da = b,  d(a * b)/db = a
-        return Value._result(self.data * other.data, "*", (self, other), (other.data, self.data))
+        local = (other.data, self.data)
+        return Value._result(self.data * other.data, "*", (self, other), local)
 
     def __pow__(self, exponent: float) -> Value:
         if isinstance(exponent, Value):

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TUTORIALS = sorted(p.stem for p in (ROOT / "gallery").glob("plot_[0-9][0-9]_*.py"))
+# "<part>/plot_NN_topic", in reading order (the parts' folder names sort in that order)
+TUTORIALS = sorted(
+    p.relative_to(ROOT / "gallery").with_suffix("").as_posix()
+    for p in (ROOT / "gallery").glob("*/plot_[0-9][0-9]_*.py")
+)
 THEORY = sorted(p.stem for p in (ROOT / "docs" / "theory").glob("*.md") if p.stem != "index")
 GENERATED = ("_build", "auto_examples", "gen_modules", "jupyter_execute", "sg_execution_times.rst")
 

@@ -45,7 +45,8 @@ def test_every_tutorial_executed(site):
 
 def figures(html: str, name: str) -> list[str]:
     """The gallery figures a tutorial page shows (Sphinx copies them to _images/)."""
-    return re.findall(rf'src="\.\./_images/(sphx_glr_{name}_\d{{3}}\.png)"', html)
+    stem = name.split("/")[-1]  # "autograd/plot_01_x": pages sit one folder deeper
+    return re.findall(rf'src="(?:\.\./)+_images/(sphx_glr_{stem}_\d{{3}}\.png)"', html)
 
 
 @pytest.mark.parametrize("name", TUTORIALS)
@@ -70,7 +71,7 @@ def test_no_empty_code_cells(site, name):
 
 def test_first_tutorial_prints_the_notebook_numbers(site):
     """Tutorial 01 shows the gradients [4, 6] and [3, 48] and draws its figure."""
-    html = read(site, "auto_examples/plot_01_autograd_basics.html")
+    html = read(site, "auto_examples/autograd/plot_01_autograd_basics.html")
     assert "dL/dx      = [4.0, 6.0]" in html
     assert "dL/dy      = [3.0, 48.0]" in html
     assert len(figures(html, "plot_01_autograd_basics")) >= 2  # the graph and the tangent
@@ -80,8 +81,9 @@ def test_first_tutorial_prints_the_notebook_numbers(site):
 def test_downloads_exist_and_notebook_is_valid(site, name):
     """The .py and .ipynb downloads exist; the notebook is valid nbformat with a set-up cell."""
     downloads = site.html / "_downloads"
-    (py,) = downloads.rglob(f"{name}.py")
-    (ipynb,) = downloads.rglob(f"{name}.ipynb")
+    stem = name.split("/")[-1]
+    (py,) = downloads.rglob(f"{stem}.py")
+    (ipynb,) = downloads.rglob(f"{stem}.ipynb")
     assert py.read_text().startswith('r"""') or "import" in py.read_text()
     nb = nbformat.read(ipynb, as_version=4)
     nbformat.validate(nb)
@@ -99,7 +101,7 @@ def test_download_all_zips_exist(site):
 
 def test_math_is_typeset_from_the_bundled_mathjax(site):
     """Pages with math load MathJax from _static, never from a CDN, with our macros."""
-    html = read(site, "auto_examples/plot_01_autograd_basics.html")
+    html = read(site, "auto_examples/autograd/plot_01_autograd_basics.html")
     assert 'class="math' in html
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
     assert any(s.endswith("_static/mathjax/tex-chtml.js") for s in scripts), scripts
@@ -149,14 +151,14 @@ def test_api_pages_link_the_examples_that_use_them(site):
 def test_no_generated_sources_are_read_twice(site):
     """sphinx-gallery's .ipynb/.py copies are excluded: no duplicate-document warnings."""
     assert "multiple files found" not in site.output
-    assert not list(site.html.rglob("auto_examples/*.ipynb.html"))
+    assert not list(site.html.rglob("auto_examples/**/*.ipynb.html"))
 
 
 def test_timing_report_has_every_tutorial_and_no_cdn(site):
     """The execution-time page lists each tutorial and loads nothing from a CDN."""
     html = read(site, "auto_examples/execution_times.html")
     for name in TUTORIALS:
-        assert f"{name}.py" in html
+        assert f"{name.split('/')[-1]}.py" in html
     assert "cdn." not in html and "code.jquery.com" not in html
     assert not list(site.html.rglob("sg_execution_times.html"))
 

@@ -2,9 +2,11 @@
 
 It writes a sphinx-design grid with one card per numbered gallery script: the
 tutorial's thumbnail, its number and title, and the first sentence of its docstring,
-linked to its page. The scripts are read with ast, not run.
+linked to its page; one grid per part (sub-gallery), under the part's title. The
+scripts are read with ast, not run.
 
 - ``tutorial_summary``: the title and first sentence of a gallery script.
+- ``part_title``: the title of a sub-gallery, from its ``GALLERY_HEADER.rst``.
 - ``TutorialCards``: the directive.
 """
 
@@ -18,7 +20,7 @@ from docutils.parsers.rst import Directive
 
 from gradbook_sphinx.galleries import gallery_pairs
 
-__all__ = ["TutorialCards", "tutorial_summary"]
+__all__ = ["TutorialCards", "part_title", "tutorial_summary"]
 
 
 def tutorial_summary(path: Path) -> tuple[str, str]:
@@ -30,6 +32,15 @@ def tutorial_summary(path: Path) -> tuple[str, str]:
     body = " ".join(line.strip() for line in lines[2:] if not set(line.strip()) <= set("=-~"))
     first = re.split(r"(?<=[.!?])\s", body.strip(), maxsplit=1)[0] if body else ""
     return title, first
+
+
+def part_title(folder: Path) -> str:
+    """The title of a sub-gallery: the first heading of its ``GALLERY_HEADER.rst``."""
+    lines = (folder / "GALLERY_HEADER.rst").read_text(encoding="utf-8").splitlines()
+    for text, underline in zip(lines, lines[1:]):
+        if text.strip() and underline.strip() and set(underline.strip()) <= set("=-~^"):
+            return text.strip()
+    return folder.name
 
 
 def _card(script: Path, rel_gallery: str) -> list[str]:
@@ -48,19 +59,46 @@ def _card(script: Path, rel_gallery: str) -> list[str]:
     ]
 
 
+def _grid(env, folder: Path, rel_gallery: str) -> list[str]:
+    """One grid of cards: the executed scripts of one folder, in file-name order."""
+    # the scripts sphinx-gallery executes; anything else is not a tutorial
+    pattern = re.compile(env.config.sphinx_gallery_conf.get("filename_pattern", "plot_"))
+    scripts = [s for s in sorted(folder.glob("*.py")) if pattern.search("/" + s.name)]
+    if not scripts:
+        return []
+    lines = ["", ".. grid:: 1 2 3 3", "   :gutter: 3", ""]
+    for script in scripts:
+        env.note_dependency(str(script))
+        lines += _card(script, rel_gallery)
+    return lines
+
+
 class TutorialCards(Directive):
-    """``.. gradbook-tutorial-cards::``: a sphinx-design grid of the gallery's tutorials."""
+    """``.. gradbook-tutorial-cards:: [part]``: grids of the gallery's tutorials.
+
+    With no argument, every part of the gallery, each under its title; with the name
+    of a sub-gallery folder (``autograd``), that part's grid alone.
+    """
+
+    optional_arguments = 1
 
     def run(self):
         env = self.state.document.settings.env
-        # the scripts sphinx-gallery executes; anything else is not a tutorial
-        pattern = re.compile(env.config.sphinx_gallery_conf.get("filename_pattern", "plot_"))
-        lines = [".. grid:: 1 2 3 3", "   :gutter: 3", ""]
+        lines: list[str] = []
         for examples_dir, gallery_dir in gallery_pairs(env.app):
-            rel_gallery = gallery_dir.relative_to(Path(env.srcdir)).as_posix()
-            for script in sorted(examples_dir.glob("*.py")):
-                if pattern.search("/" + script.name):
-                    env.note_dependency(str(script))
-                    lines += _card(script, rel_gallery)
+            rel = gallery_dir.relative_to(Path(env.srcdir)).as_posix()
+            parts = sorted(p for p in examples_dir.iterdir() if (p / "GALLERY_HEADER.rst").is_file())
+            if self.arguments:
+                parts = [p for p in parts if p.name == self.arguments[0]]
+                if not parts:
+                    raise self.error(f"no sub-gallery named {self.arguments[0]!r}")
+                lines += _grid(env, parts[0], f"{rel}/{parts[0].name}")
+                continue
+            lines += _grid(env, examples_dir, rel)  # scripts at the top level, if any
+            for part in parts:
+                env.note_dependency(str(part / "GALLERY_HEADER.rst"))
+                lines += ["", f".. rubric:: {part_title(part)}", "   :heading-level: 3"]
+                lines += ["   :class: gradbook-part", ""]
+                lines += _grid(env, part, f"{rel}/{part.name}")
         self.state_machine.insert_input(lines, "<gradbook-tutorial-cards>")
         return []

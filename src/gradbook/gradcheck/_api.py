@@ -180,8 +180,9 @@ def _full_pairs(c: _Check) -> tuple[list[PairResult], list[str]]:
         nums = numerical_vjp(c.ev, forward, perturbations, c.vs, floor_of=(central, h_central))
         n = _refine(c, nums, h_central)
         total = sum(len(h) for h in h_central.values())
+        rest = "for the rest" if n < total else "for none of them"
         notes = [f"central differences ran on {n} of {total} elements: a forward-difference "
-                 "screen vouched for the rest"]  # fmt: skip
+                 f"screen vouched {rest}"]  # fmt: skip
     pairs = [
         c.pair(pos, j, c.analytical(pos, j), nums[i][j], tuple(c.ev.base[i].shape))
         for pos, i in enumerate(c.diff)

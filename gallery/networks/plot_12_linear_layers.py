@@ -34,10 +34,9 @@ print(f"bias shape:   {list(layer.bias.shape)}")
 
 x = torch.randn(3)  # (d_in,)
 y = layer(x)  # (d_out,)
+by_formula = layer.weight @ x + layer.bias  # (d_out,)
 print(f"layer(x)  = {[f'{v:.4f}' for v in y.tolist()]}")
-print(
-    f"W x + b   = {[f'{v:.4f}' for v in (layer.weight @ x + layer.bias).tolist()]}"
-)
+print(f"W x + b   = {[f'{v:.4f}' for v in by_formula.tolist()]}")
 # sphinx_gallery_start_ignore
 assert list(layer.weight.shape) == [2, 3] and list(layer.bias.shape) == [2]
 torch.testing.assert_close(y, layer.weight @ x + layer.bias)
@@ -84,9 +83,8 @@ wide = nn.Linear(256, 256)
 bound = 1 / 256**0.5
 w_max = wide.weight.abs().max().item()
 print(f"bound 1/sqrt(d_in) = {bound:.5f}, largest |W_ij| = {w_max:.5f}")
-print(
-    f"Var(W) = {wide.weight.var().item():.3e}, 1/(3 d_in) = {1 / (3 * 256):.3e}"
-)
+w_var = wide.weight.var().item()
+print(f"Var(W) = {w_var:.3e}, 1/(3 d_in) = {1 / (3 * 256):.3e}")
 # sphinx_gallery_start_ignore
 assert w_max <= bound and w_max > 0.99 * bound
 assert wide.bias.abs().max().item() <= bound
@@ -127,7 +125,9 @@ assert abs(wide.weight.var().item() * 3 * 256 - 1) < 0.05
 # We build 20 hidden layers of width 256 with :class:`gradbook.models.MLP`, whose ``init``
 # argument re-draws every weight with :func:`gradbook.models.init_weights` (biases zero),
 # feed a batch of 512 standard-normal inputs, and record the standard deviation of the
-# activations after every hidden layer.
+# activations after every hidden layer. With zero weights every activation is exactly
+# 0 from the first layer on (the table shows it), which a log axis cannot draw: the
+# figure shows Xavier and He.
 from gradbook.models import MLP
 from gradbook.plotting import plot_layer_statistics, subplots, use_style
 
@@ -137,7 +137,7 @@ X = torch.randn(512, width)  # (N, d)
 
 
 def activation_stds(model: MLP, X: torch.Tensor) -> list[float]:
-    """Standard deviation of the activations after each hidden layer of ``model``."""
+    """The std of the activations after each hidden layer of ``model``."""
     stds, h = [], X
     with torch.no_grad():
         for module in model.layers:
@@ -161,7 +161,7 @@ for (activation, init), s in stats.items():
         + "  ".join(f"{s[i]:.4f}" for i in (0, 4, 9, 19))
     )
 
-labels = {"zeros": "zeros", "xavier": "Xavier", "he": "He"}
+labels = {"xavier": "Xavier", "he": "He"}
 fig, axes = subplots(1, 2, sharey=True)
 for ax, activation, name in zip(
     axes, ("tanh", "relu"), ("tanh", "ReLU"), strict=True
@@ -171,6 +171,13 @@ for ax, activation, name in zip(
         ax=ax,
         logy=True,
         title=f"{name}: {depth} layers of width {width}",
+    )
+    ax.text(
+        0.03,
+        0.3,
+        "zeros: every activation is 0\n(nothing to draw on a log axis)",
+        transform=ax.transAxes,
+        color="gray",
     )
 # sphinx_gallery_start_ignore
 assert all(len(s) == depth for s in stats.values())
@@ -205,7 +212,7 @@ assert 1e-4 < xav[-1] / xav[0] < 1e-2
 # Where next
 # ----------
 # The nonlinearity between the layers changes these numbers through its derivative; the
-# next tutorial, :ref:`sphx_glr_auto_examples_plot_06_activation_functions.py`, looks at
+# next tutorial, :ref:`sphx_glr_auto_examples_networks_plot_13_activation_functions.py`, looks at
 # activation functions and their gradients. Affine maps and their Jacobians are on
 # :doc:`/theory/foundations` and :doc:`/theory/jacobians`.
 #

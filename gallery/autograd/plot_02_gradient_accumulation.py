@@ -133,19 +133,14 @@ torch.testing.assert_close(model.weight.grad, num_micro * full_grad)
 # parameter. The next ``backward()`` then *assigns* the gradient instead of adding to it.
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 loss_fn(model(X), y).backward()
-print(
-    f"after backward()                    : weight.grad is None? {model.weight.grad is None}"
-)
+print(f"after backward():   weight.grad is None? {model.weight.grad is None}")
 optimizer.zero_grad()
-print(
-    f"after zero_grad()                   : weight.grad is None? {model.weight.grad is None}"
-)
+print(f"after zero_grad():  weight.grad is None? {model.weight.grad is None}")
 loss_fn(model(X), y).backward()
 grad_after_none = model.weight.grad.clone()  # (1, 3)
 optimizer.zero_grad(set_to_none=False)
-print(
-    f"after zero_grad(set_to_none=False)  : weight.grad = {model.weight.grad.tolist()}"
-)
+print("after zero_grad(set_to_none=False):")
+print(f"  weight.grad = {model.weight.grad.tolist()}")
 loss_fn(model(X), y).backward()
 torch.testing.assert_close(model.weight.grad, grad_after_none)
 print("either way, the next backward() gives the same gradient")
@@ -203,14 +198,27 @@ assert (
     min(losses["zero_grad() forgotten"][-10:])
     > 10 * losses["zero_grad() every step"][-1]
 )
+# The engine's backward loop, quoted in "Where next", as written.
+import inspect
+
+from gradbook.autodiff import Value
+
+assert "parent.grad += local * g" in inspect.getsource(Value.backward)
 # sphinx_gallery_end_ignore
 
 # %%
 # Where next
 # ----------
-# Accumulation is the ``+=`` in every ``_backward`` of a reverse-mode engine; the next
-# tutorial, :ref:`sphx_glr_auto_examples_plot_03_autodiff_from_scratch.py`, builds one.
+# Accumulating is not only for separate ``backward()`` calls. Inside one backward
+# pass, a value used along several paths receives the sum of their contributions,
+# and a reverse-mode engine writes that sum as one ``+=`` in its backward loop:
+# ``parent.grad += local * g`` in :class:`gradbook.autodiff.Value` (run by hand
+# in :ref:`sphx_glr_auto_examples_autograd_plot_05_autodiff_from_scratch.py`).
 # The chain rule behind it is on :doc:`/theory/chain_rule`.
+#
+# Not every computation needs gradients at all. The next tutorial,
+# :ref:`sphx_glr_auto_examples_autograd_plot_03_turning_gradients_off.py`, turns
+# them off: ``no_grad``, ``inference_mode``, ``detach`` and frozen parameters.
 #
 # API used here: :func:`gradbook.data.make_regression`,
 # :func:`gradbook.plotting.plot_loss_curves`, :func:`gradbook.plotting.use_style`.

@@ -3,9 +3,10 @@ Reverse-mode autodiff from scratch
 ==================================
 
 Autograd is not magic: it is a graph of recorded operations and one loop over it. In
-this tutorial you will compute the gradient of tutorial 1's function
-:math:`z = x^2 + y^3` with :class:`gradbook.autodiff.Value`, a scalar engine small
-enough to read in one sitting, and check it against PyTorch. You will see what each
+this tutorial you will compute the gradient of :math:`z = x^2 + y^3`, the function
+of :ref:`sphx_glr_auto_examples_autograd_plot_01_autograd_basics.py`, with
+:class:`gradbook.autodiff.Value`, a scalar engine small enough to read in one
+sitting, and check it against PyTorch. You will see what each
 operation records, print the topological order the backward pass walks, run that pass
 by hand, meet the bug that drops a gradient when a value is used twice, and measure why
 reverse mode, not forward mode, is how a loss :math:`\R^n \to \R` is differentiated.
@@ -49,17 +50,18 @@ assert grad_y == y_t.grad.tolist() == [3.0, 48.0]
 # to each parent, evaluated at the forward values. Multiplication, as written in the
 # engine, has the forward rule and the two local derivatives on one line:
 import inspect
+import textwrap
 
-print(inspect.getsource(Value.__mul__))
+print(textwrap.dedent(inspect.getsource(Value.__mul__)))
 
 # %%
 # For :math:`a = x_1^2` the engine stored one parent, :math:`x_1 = 2`, and the local
 # gradient :math:`\partial a / \partial x_1 = 2 x_1 = 4`. Nothing else is needed for
 # backpropagation: the chain rule multiplies these local numbers along the paths.
 a = x[0] ** 2
-print(
-    f"a.op = {a.op!r}, a.parents = {a.parents}, a.local_grads = {a.local_grads}"
-)
+print(f"a.op          = {a.op!r}")
+print(f"a.parents     = {a.parents}")
+print(f"a.local_grads = {a.local_grads}")
 assert a.parents == (x[0],) and a.local_grads == (4.0,)
 
 # %%
@@ -131,9 +133,13 @@ assert graph.number_of_nodes() == len(order) == 11
 # ------------------------------
 # In :math:`b = a + a` the value :math:`a` reaches :math:`b` along two edges, so
 # :math:`\partial b / \partial a = 1 + 1 = 2`. The backward pass must *add* the
-# contributions. An early version of micrograd (the engine this one is modelled on)
-# wrote ``self.grad = out.grad`` in its backward closures, and the second contribution
-# overwrote the first; the fix was ``+=``. Both versions, run on :math:`b = a + a`:
+# contributions: a pass that *assigns* keeps only the last one. This is the slip
+# Andrej Karpathy makes, and then fixes, on purpose in his lecture that builds
+# micrograd (the engine this one is modelled on), "The spelled-out intro to neural
+# networks and backpropagation": his first backward closures assign,
+# ``self.grad = 1.0 * out.grad``, and :math:`b = a + a` comes out with a gradient
+# of 1. The fix is ``+=``, which the micrograd repository uses throughout. Both
+# versions, run on :math:`b = a + a`:
 a = Value(3.0, label="a")
 b = a + a
 b.backward()
@@ -159,7 +165,7 @@ assert a.grad == 1.0
 # %%
 # PyTorch accumulates the same way: its ``AccumulateGrad`` node *adds* into ``.grad``
 # (which is also why gradients pile up across ``backward()`` calls, the subject of
-# :ref:`sphx_glr_auto_examples_plot_02_gradient_accumulation.py`).
+# :ref:`sphx_glr_auto_examples_autograd_plot_02_gradient_accumulation.py`).
 a_t = torch.tensor(3.0, requires_grad=True)
 (a_t + a_t).backward()
 print(f"PyTorch:     db/da = {a_t.grad.item()}")
@@ -216,7 +222,7 @@ def gradient_reverse_mode(x: torch.Tensor) -> torch.Tensor:
 def timed(
     gradient, x: torch.Tensor, repeats: int = 3
 ) -> tuple[torch.Tensor, int, float]:
-    """The gradient, the passes one call takes, and the median time of a call."""
+    """The gradient, the passes one call takes, and a call's median time."""
     global passes
     times = []
     for _ in range(repeats):
@@ -236,6 +242,7 @@ for warm_up in (
 sizes = [4, 8, 16, 32, 64, 128, 256]
 t_forward, t_reverse = [], []
 print("     n  passes forward  passes reverse  max |difference|")
+row = "{:6d}  {:14d}  {:14d}  {:16.1e}"
 for n in sizes:
     x_n = torch.randn(n, dtype=torch.float64)  # (n,)
     g_forward, passes_forward, seconds_forward = timed(
@@ -244,15 +251,13 @@ for n in sizes:
     g_reverse, passes_reverse, seconds_reverse = timed(
         gradient_reverse_mode, x_n
     )
-    # The same gradient, from n forward-mode passes and from one reverse-mode pass.
+    # The same gradient, from n forward-mode passes and one reverse pass.
     torch.testing.assert_close(g_forward, g_reverse)
     assert passes_forward == n and passes_reverse == 1
     t_forward.append(seconds_forward)
     t_reverse.append(seconds_reverse)
     difference = (g_forward - g_reverse).abs().max().item()
-    print(
-        f"{n:6d}  {passes_forward:14d}  {passes_reverse:14d}  {difference:16.1e}"
-    )
+    print(row.format(n, passes_forward, passes_reverse, difference))
 
 # %%
 # The table prints what does not change from run to run: the passes and the agreement
@@ -276,7 +281,8 @@ ax = plot_lines(
     marker="o",
     xlabel="number of inputs n",
     ylabel="time for the gradient (ms, median)",
-    title=r"Gradient of $f : \mathbb{R}^n \to \mathbb{R}$: forward vs reverse mode",
+    title=r"Gradient of $f : \mathbb{R}^n \to \mathbb{R}$: forward vs reverse"
+    " mode",
 )
 # A line of slope 1 through the median cost of one forward-mode pass.
 per_pass = statistics.median(
@@ -290,9 +296,22 @@ ax.plot(
     label=r"slope 1: $\propto n$",
 )
 ax.set_xticks(sizes, [str(n) for n in sizes])
+# Label the time axis at 1, 2 and 5 in every decade, so that both lines pass a
+# labelled tick wherever the machine puts them.
+from matplotlib.ticker import FuncFormatter, LogLocator
+
+ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=30))
+ax.yaxis.set_major_formatter(FuncFormatter(lambda t, _: f"{t:g}"))
 ax.legend()
 ax.minorticks_off()
 # sphinx_gallery_start_ignore
+# Every line has a labelled tick within a factor 2.5 of its median time.
+ax.figure.canvas.draw()
+low, high = ax.get_ylim()
+ticks = [t for t in ax.get_yticks() if low <= t <= high]
+for times in (t_forward, t_reverse):
+    middle = 1e3 * statistics.median(times)
+    assert any(middle / 2.5 <= t <= middle * 2.5 for t in ticks), ticks
 # Loose on purpose (the build machine is shared): 64 times the passes must cost at least
 # 8 times the time, and reverse mode must beat forward mode by 8x at n = 256.
 assert t_forward[-1] > 8 * t_forward[0]
@@ -302,9 +321,15 @@ assert t_forward[-1] > 8 * t_reverse[-1]
 # %%
 # Where next
 # ----------
-# An engine is only as good as its local derivatives, and a hand-written backward is
-# easy to get wrong. :ref:`sphx_glr_auto_examples_plot_04_gradient_checking.py` shows
-# how to check gradients against finite differences and how to read a failed check.
-# The engine is :class:`gradbook.autodiff.Value`, the drawing
-# :func:`gradbook.graph.draw_autograd_graph`; the theory is on
-# :doc:`/theory/chain_rule` and :doc:`/theory/jacobians`.
+# Scalars are enough to train a network. The next tutorial,
+# :ref:`sphx_glr_auto_examples_autograd_plot_06_value_to_network.py`, builds
+# neurons, layers and micrograd's multi-layer perceptron out of
+# :class:`~gradbook.autodiff.Value` and trains it. An engine is only as good as
+# its local derivatives, though, and a hand-written backward is easy to get wrong:
+# :ref:`sphx_glr_auto_examples_autograd_plot_07_gradient_checking.py` then checks
+# gradients against finite differences.
+#
+# API used here: :class:`gradbook.autodiff.Value`,
+# :func:`gradbook.graph.autograd_graph`, :func:`gradbook.graph.draw_autograd_graph`,
+# :func:`gradbook.plotting.plot_lines`. The theory is on :doc:`/theory/chain_rule`
+# and :doc:`/theory/jacobians`.

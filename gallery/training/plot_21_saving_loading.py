@@ -53,6 +53,58 @@ print(
 assert torch.equal(restored(x), model(x))
 
 # %%
+# Loaded to predict: ``model.eval()``
+# -----------------------------------
+# A module starts in *training mode*, and loading a ``state_dict`` does not change
+# that: the file holds tensors, not the mode. Layers such as dropout and batch
+# normalisation behave differently in training, so a model loaded to make
+# predictions is switched to *evaluation mode* first, with ``model.eval()``
+# (:func:`gradbook.train.fit` switches back with ``model.train()`` each epoch).
+# ``SimpleNet`` has no such layer, so its outputs are the same in both modes, but
+# calling ``eval()`` is the habit that keeps a model with dropout from giving random
+# answers:
+from torch import nn
+
+print(f"restored.training = {restored.training}")
+restored.eval()  # evaluation mode for dropout, batch norm, ...
+print(f"after eval():       {restored.training}")
+assert torch.equal(restored(x), model(x))  # no dropout: same outputs
+
+with_dropout = nn.Sequential(SimpleNet(4, 10, 3), nn.Dropout(p=0.5))
+in_training = [with_dropout(x) for _ in range(2)]  # random zeros each call
+with_dropout.eval()
+in_eval = [with_dropout(x) for _ in range(2)]  # no dropout: deterministic
+print(
+    f"dropout, training mode:   same answer twice? {torch.equal(*in_training)}"
+)
+print(f"dropout, evaluation mode: same answer twice? {torch.equal(*in_eval)}")
+assert not torch.equal(*in_training) and torch.equal(*in_eval)
+# sphinx_gallery_start_ignore
+# fit trains in training mode, even a model left in evaluation mode.
+from gradbook.train import Callback, fit
+
+
+class RecordMode(Callback):
+    def on_epoch_end(self, model, history):
+        self.training = model.training
+        return False
+
+
+mode = RecordMode()
+probe = SimpleNet(4, 3, 2).eval()
+fit(
+    probe,
+    nn.CrossEntropyLoss(),
+    torch.optim.SGD(probe.parameters(), lr=0.1),
+    (x, torch.zeros(8, dtype=torch.long)),
+    epochs=1,
+    callbacks=mode,
+    seed=0,
+)
+assert mode.training
+# sphinx_gallery_end_ignore
+
+# %%
 # Why ``weights_only=True``: a pickle can run code
 # ------------------------------------------------
 # ``torch.save`` uses Python's ``pickle``, and a pickle is not just data: it is a small
@@ -63,7 +115,7 @@ import pickle
 
 
 class Marker:
-    """Rebuilt by calling print(...): stands for any code a file could make you run."""
+    """Rebuilt by calling print(...): any code a file could make you run."""
 
     def __reduce__(self):
         return (print, ("!! this print ran while the file was being loaded",))
@@ -153,32 +205,12 @@ rescued.load_state_dict(
 assert torch.equal(rescued(x), model(x))
 
 # %%
-# A trailing comma
-# ----------------
-# One more trap from the notebook: a comma after a call makes a tuple, and the next line
-# fails far from the cause.
-
-# sphinx_gallery_start_ignore
-# fmt: off
-# sphinx_gallery_end_ignore
-model_oops = SimpleNet(4, 10, 3),  # the comma makes (SimpleNet(...),)
-# sphinx_gallery_start_ignore
-# fmt: on
-# sphinx_gallery_end_ignore
-print(f"type: {type(model_oops).__name__}")
-try:
-    model_oops.state_dict()
-except AttributeError as error:
-    print(f"AttributeError: {error}")
-assert isinstance(model_oops, tuple)
-
-# %%
 # Checkpoints that resume training exactly
 # ----------------------------------------
 # To continue training later, the model's weights are not enough: the optimizer has state
 # too. Adam keeps, for every parameter, the running averages :math:`m` and :math:`v` of
 # the gradient and its square, and the step count :math:`t` used in its bias correction
-# (see :ref:`sphx_glr_auto_examples_plot_09_optimizers.py`).
+# (see :ref:`sphx_glr_auto_examples_training_plot_17_optimizers.py`).
 # :func:`gradbook.checkpoint.save_checkpoint` writes both ``state_dict``\ s, plus any plain
 # metadata, into one file (atomically: a crash mid-save leaves the previous file intact).
 #
@@ -188,7 +220,6 @@ from gradbook.checkpoint import load_checkpoint, save_checkpoint
 from gradbook.data import make_moons
 from gradbook.optim import Adam
 from gradbook.train import fit
-from torch import nn
 
 X, y = make_moons(200, noise=0.2, seed=0)  # (200, 2), (200,)
 loss_fn = nn.CrossEntropyLoss()
@@ -199,9 +230,8 @@ fit(model, loss_fn, optimizer, (X, y), epochs=20, batch_size=32, seed=1)
 save_checkpoint(folder / "checkpoint.pt", model, optimizer, epoch=20)
 
 adam_state = optimizer.state_dict()["state"][0]  # the state of linear1.weight
-print(
-    f"Adam's state for linear1.weight: {sorted(adam_state)}, t = {adam_state['step']}"
-)
+t = adam_state["step"]
+print(f"Adam's state for linear1.weight: {sorted(adam_state)}, t = {t}")
 
 # %%
 # ``fit`` shuffles the mini-batches; its ``seed`` fixes that order, so that a resumed run
@@ -213,7 +243,7 @@ from torch.nn.utils import parameters_to_vector
 
 
 class RecordParameters(Callback):
-    """A fit callback: all parameters as one vector, at the start and each epoch."""
+    """A fit callback: the parameters as one vector, at start and per epoch."""
 
     def on_train_begin(self, model: nn.Module, history) -> None:
         self.path = [parameters_to_vector(model.parameters()).detach().clone()]
@@ -353,16 +383,16 @@ else:
 # Cleaning up
 # -----------
 # Deleting the temporary folder removes every file this page wrote.
-print(sorted(path.name for path in folder.iterdir()))
+print("\n".join(sorted(path.name for path in folder.iterdir())))
 tmpdir.cleanup()
 assert not folder.exists()
 
 # %%
 # Where next
 # ----------
-# Back to the start of training: :ref:`sphx_glr_auto_examples_plot_10_training_loop.py`
+# Back to the start of training: :ref:`sphx_glr_auto_examples_training_plot_18_training_loop.py`
 # writes the loop these checkpoints interrupt, and
-# :ref:`sphx_glr_auto_examples_plot_09_optimizers.py` shows what Adam's :math:`m`,
+# :ref:`sphx_glr_auto_examples_training_plot_17_optimizers.py` shows what Adam's :math:`m`,
 # :math:`v` and :math:`t` do. Adam's bias correction, the reason :math:`t` must be saved,
 # is derived on :doc:`/theory/foundations`.
 #

@@ -102,18 +102,17 @@ predicted = {
     "forward difference": eps ** (1 / 2),
     "central difference": eps ** (1 / 3),
 }
+print("                    best h   its error  predicted best h")
 for name, err in errors.items():
     k = int(err.argmin())
-    note = (
-        f"   (predicted ~ {predicted[name]:.1e})" if name in predicted else ""
-    )
-    print(f"{name:<19} best h = {h[k]:.1e}, relative error {err[k]:.1e}{note}")
+    note = f"{predicted[name]:.1e}" if name in predicted else "-"
+    print(f"{name:<19} {h[k]:.1e}   {err[k]:.1e}    {note}")
 
 # The minima sit within a factor of 10 of eps^(1/2) and eps^(1/3) ...
 for name, h_star in predicted.items():
     h_best = h[int(errors[name].argmin())].item()
     assert h_star / 10 < h_best < h_star * 10, (name, h_best)
-# ... and the complex step stays at rounding level for every step from 1e-8 down to 1e-16.
+# ... and the complex step stays at rounding level from h = 1e-8 to 1e-16.
 assert errors["complex step"][h <= 1e-8].max() < 4 * eps
 
 # %%
@@ -132,11 +131,12 @@ ax = plot_lines(
     logy=True,
     xlabel="step size h",
     ylabel="relative error of f'(1)",
-    title=r"Finite-difference error for $f(x) = e^x \sin x$ at $x = 1$ (float64)",
+    title=r"Finite-difference error for $f(x) = e^x \sin x$ at $x = 1$"
+    " (float64)",
 )
 lines = {line.get_label(): line for line in ax.get_lines()}
-# The complex step's right arm lies on the central difference's (both are h^2 |f'''| / 6):
-# dash it so that both stay visible.
+# The complex step's right arm lies on the central difference's (both are
+# h^2 |f'''| / 6): dash it so that both stay visible.
 lines["complex step"].set_linestyle("--")
 ax.set_ylim(5e-18, 5)
 ax.legend(loc="upper right")
@@ -166,27 +166,38 @@ for name, h_star, text, side in [
 # :func:`gradbook.gradcheck.check_gradients` does this for every element of every input
 # of a function: it computes the vector-Jacobian product :math:`\vv\T \mJ` with
 # autograd (for a random upstream gradient :math:`\vv`, so that a backward that ignores
-# its ``grad_output`` is caught too), computes the same product from central
+# its ``grad_output`` is caught too), computes the same product by finite
 # differences, and compares them element by element. Inputs should be float64: in
 # float32, :math:`\epsilon^{2/3} \approx 10^{-5}` is the best relative accuracy a
 # central difference can reach, too coarse to see small mistakes.
 #
+# Which differences run? The default method is central, and the report's first line
+# names it. When the numbers are float64 and no step ``eps`` is given, the check
+# first saves work with a
+# *forward* difference for every element (one extra call of the function each
+# instead of two), and re-computes with central differences only the elements the
+# forward difference cannot vouch for. The ``note:`` line says on how many elements
+# central differences ran.
+#
 # A correct function, one dense layer :math:`\vy = \tanh(\mW \vx)`, passes, and the
-# report says by how much:
+# report says by how much. Here no element needed the central re-check:
 from gradbook.gradcheck import check_gradients
 
 torch.manual_seed(0)
 W = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)  # (3, 4)
-v = torch.randn(4, dtype=torch.float64, requires_grad=True)  # (4,)
+x = torch.randn(4, dtype=torch.float64, requires_grad=True)  # (4,)
 
 
-def layer(W: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    return torch.tanh(W @ v)  # (3,)
+def layer(W: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return torch.tanh(W @ x)  # (3,)
 
 
-report = check_gradients(layer, (W, v))
+report = check_gradients(layer, (W, x))
 print(report)
 assert report.ok
+# sphinx_gallery_start_ignore
+assert report.notes[0].startswith("central differences ran on 0 of 16")
+# sphinx_gallery_end_ignore
 
 # %%
 # The numbers behind the check are a finite-difference Jacobian, available on its own
@@ -195,14 +206,13 @@ assert report.ok
 from gradbook.gradcheck import numerical_jacobian
 
 J_numerical = numerical_jacobian(
-    lambda v: layer(W.detach(), v), v.detach()
+    lambda x: layer(W.detach(), x), x.detach()
 )  # (3, 4)
 J_autograd = torch.autograd.functional.jacobian(
-    lambda v: layer(W.detach(), v), v.detach()
+    lambda x: layer(W.detach(), x), x.detach()
 )
-print(
-    f"largest |difference| between the two Jacobians: {(J_numerical - J_autograd).abs().max():.1e}"
-)
+difference = (J_numerical - J_autograd).abs().max()
+print(f"largest |difference| between the two Jacobians: {difference:.1e}")
 torch.testing.assert_close(J_numerical, J_autograd, rtol=1e-8, atol=1e-10)
 
 
@@ -213,7 +223,8 @@ torch.testing.assert_close(J_numerical, J_autograd, rtol=1e-8, atol=1e-10)
 # backward returns :math:`x` instead of :math:`2x`, times the upstream gradient. It
 # runs without complaint; the check fails, shows the worst element with both values
 # (entries of :math:`\vv\T \mJ` for the random :math:`\vv`, so not simply :math:`x`
-# and :math:`2x`), and names the pattern:
+# and :math:`2x`), and names the pattern. All four elements fail the forward-difference
+# screen, so central differences ran on all four:
 class SquareForgotTwo(torch.autograd.Function):
     """x ** 2, with a bug in the backward."""
 
@@ -235,6 +246,9 @@ report = check_gradients(SquareForgotTwo.apply, x)
 print(report)
 assert not report.ok
 assert "factor 2" in report.pairs[0].diagnosis
+# sphinx_gallery_start_ignore
+assert report.notes[0].startswith("central differences ran on 4 of 4")
+# sphinx_gallery_end_ignore
 
 
 # %%
@@ -318,9 +332,11 @@ assert not relu_ok
 # %%
 # Where next
 # ----------
-# With gradients you can trust, the next step is the layers they flow through:
-# :ref:`sphx_glr_auto_examples_plot_05_linear_layers.py`. The checker is
-# :func:`gradbook.gradcheck.check_gradients` (and :func:`gradbook.gradcheck.assert_gradients`
-# to raise, :func:`gradbook.gradcheck.check_module` for a model's parameters), its
-# result a :class:`gradbook.gradcheck.GradientReport`; the vector-Jacobian products it
+# The two bugs above sat in hand-written ``backward`` methods. The next tutorial,
+# :ref:`sphx_glr_auto_examples_autograd_plot_08_custom_functions.py`, writes custom
+# :class:`torch.autograd.Function` classes on purpose, and checks them to first and
+# second order. The checker is :func:`gradbook.gradcheck.check_gradients` (and
+# :func:`gradbook.gradcheck.assert_gradients` to raise,
+# :func:`gradbook.gradcheck.check_module` for a model's parameters), its result a
+# :class:`gradbook.gradcheck.GradientReport`; the vector-Jacobian products it
 # compares are explained on :doc:`/theory/jacobians`.

@@ -29,18 +29,29 @@ X, y = make_regression(
     100, [2.0, 3.0], noise=0.1, seed=42
 )  # (100, 2), (100, 1)
 print(f"X: {tuple(X.shape)}   y: {tuple(y.shape)}")
-print(
-    f"first sample: x = {[round(v, 4) for v in X[0].tolist()]}, y = {y[0].item():.4f}"
-)
+x_0 = [round(v, 4) for v in X[0].tolist()]
+print(f"first sample: x = {x_0}, y = {y[0].item():.4f}")
 
 # %%
 # The model, the loss and the optimizer
 # -------------------------------------
 # A linear layer with two inputs and one output computes :math:`\mY = \mX \mW\T + \vb`: two
-# weights and a bias, three numbers to learn. The loss is the mean squared error (the
-# maximum-likelihood loss under Gaussian noise, see :doc:`/theory/foundations`), and plain
-# gradient descent with learning rate 0.1 updates the parameters. We keep a copy of the
-# random initial weights so that a second run can start from exactly the same point.
+# weights and a bias, three numbers :math:`\theta = (\mW, \vb)` to learn. Training is
+# *empirical risk minimisation*: what we want is a small expected loss on new data
+# (the *risk*), which we cannot compute, so we minimise its estimate on the training
+# samples instead, the average loss
+#
+# .. math::
+#
+#    \hat R(\theta) = \frac1N \sum_{n=1}^{N} \ell\big(f_\theta(\vx_n), y_n\big),
+#    \qquad \theta^\ast = \arg\min_\theta \hat R(\theta).
+#
+# Here :math:`\ell` is the squared error, so :math:`\hat R` is the mean squared
+# error (the maximum-likelihood loss under Gaussian noise, see
+# :doc:`/theory/foundations`): ``nn.MSELoss`` is exactly this average of the
+# per-sample losses. Plain gradient descent with learning rate 0.1 minimises it. We
+# keep a copy of the random initial weights so that a second run can start from
+# exactly the same point.
 import copy
 
 torch.manual_seed(42)
@@ -48,9 +59,18 @@ model = nn.Linear(2, 1)
 initial_state = copy.deepcopy(model.state_dict())
 loss_fn = nn.MSELoss()
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+w_0 = [round(v, 4) for v in model.weight.data.flatten().tolist()]
+print(f"initial weights {w_0}, bias {model.bias.item():.4f}")
+
+# The empirical risk: the mean of the per-sample losses.
+with torch.no_grad():
+    per_sample = nn.MSELoss(reduction="none")(model(X), y)  # (N, 1)
+    risk = loss_fn(model(X), y)
 print(
-    f"initial weights {model.weight.data.flatten().tolist()}, bias {model.bias.item():.4f}"
+    f"mean of {per_sample.numel()} per-sample losses {per_sample.mean():.4f}"
+    f" = nn.MSELoss {risk:.4f}"
 )
+torch.testing.assert_close(risk, per_sample.mean())
 
 # %%
 # The five steps, written out once
@@ -60,7 +80,7 @@ print(
 # 1. **forward**: the predictions :math:`\hat\mY = \mX \mW\T + \vb`;
 # 2. **loss**: :math:`\loss = \frac1N \sum_n (\hat y_n - y_n)^2`;
 # 3. **zero_grad**: clear the gradients of the previous step, because ``backward``
-#    *adds* into ``.grad`` (see :ref:`sphx_glr_auto_examples_plot_02_gradient_accumulation.py`);
+#    *adds* into ``.grad`` (see :ref:`sphx_glr_auto_examples_autograd_plot_02_gradient_accumulation.py`);
 # 4. **backward**: autograd fills ``.grad`` with :math:`\pd{\loss}{\mW}` and
 #    :math:`\pd{\loss}{\vb}`;
 # 5. **step**: the optimizer moves each parameter, here
@@ -119,12 +139,9 @@ history = fit(
     progress=False,
 )
 print(history)
-print(
-    f"fit weights {model_fit.weight.data.flatten().tolist()}, bias {model_fit.bias.item():.6f}"
-)
-print(
-    f"hand weights {model.weight.data.flatten().tolist()}, bias {model.bias.item():.6f}"
-)
+for name, m in (("fit ", model_fit), ("hand", model)):
+    w = m.weight.data.flatten().tolist()
+    print(f"{name} weights {w}, bias {m.bias.item():.6f}")
 assert torch.equal(model_fit.weight, model.weight) and torch.equal(
     model_fit.bias, model.bias
 )
@@ -159,12 +176,10 @@ excess = [loss - loss_floor for loss in history.train_loss[:50]]
 measured = (excess[49] / excess[19]) ** (
     1 / 30
 )  # mean factor per epoch, epochs 20 to 50
-print(
-    f"least-squares loss {loss_floor:.5f}, final training loss {history.train_loss[-1]:.5f}"
-)
-print(
-    f"excess loss shrinks per epoch by {measured:.4f}; (1 - lr lambda_min)^2 = {rho:.4f}"
-)
+print(f"least-squares loss {loss_floor:.5f}")
+print(f"final training loss {history.train_loss[-1]:.5f}")
+print(f"excess loss shrinks per epoch by {measured:.4f}")
+print(f"(1 - lr lambda_min)^2 = {rho:.4f}")
 
 fig, (ax_loss, ax_excess) = subplots(1, 2)
 plot_loss_curves(
@@ -206,8 +221,10 @@ assert abs(measured - rho) < 0.01 * rho
 # %%
 # A validation split
 # ------------------
-# A low training loss says the model fits the data it saw. To know how it does on new
-# data, hold some samples out: here a random 20 of the 100. ``fit`` evaluates the
+# A low training loss says the model fits the data it saw: it is the empirical risk
+# measured on the very samples training minimised it on, so it can flatter the
+# model. To know how the model
+# does on new data, hold some samples out: here a random 20 of the 100. ``fit`` evaluates the
 # validation loss after every epoch into ``history.val_loss``. With three parameters and
 # 80 samples there is nothing to overfit: both losses fall to the noise level together.
 # The validation loss ends a little *lower* here only by chance: 20 samples give a noisy
@@ -231,9 +248,8 @@ history_val = fit(
     progress=False,
 )
 print(history_val)
-print(
-    f"train loss {history_val.train_loss[-1]:.4f}, validation loss {history_val.val_loss[-1]:.4f}"
-)
+train_loss, val_loss = history_val.train_loss[-1], history_val.val_loss[-1]
+print(f"train loss {train_loss:.4f}, validation loss {val_loss:.4f}")
 ax = plot_loss_curves(
     {
         "training (80 samples)": history_val.train_loss,
@@ -256,9 +272,9 @@ assert ((X_val @ true_w - y_val) ** 2).mean() < (
 # Where next
 # ----------
 # The loop stays the same when the optimizer changes; what changes is the path the
-# parameters take. :ref:`sphx_glr_auto_examples_plot_11_comparing_optimizers.py` runs
+# parameters take. :ref:`sphx_glr_auto_examples_training_plot_19_comparing_optimizers.py` runs
 # SGD, Adam and RMSprop on this same regression and on a harder problem. The update rules
-# themselves are in :ref:`sphx_glr_auto_examples_plot_09_optimizers.py`, and why the mean
+# themselves are in :ref:`sphx_glr_auto_examples_training_plot_17_optimizers.py`, and why the mean
 # squared error is the right loss for Gaussian noise is on :doc:`/theory/foundations`.
 #
 # API used here: :func:`gradbook.data.make_regression`, :func:`gradbook.train.fit`,

@@ -54,10 +54,29 @@ print(f"labels: {labels.tolist()}")
 ce = nn.CrossEntropyLoss()(logits, labels)
 probs = logits.softmax(dim=1)  # (N, K)
 by_hand = -probs[torch.arange(5), labels].log().mean()
-print(
-    f"nn.CrossEntropyLoss: {ce.item():.4f}   -mean log p[target]: {by_hand.item():.4f}"
-)
+print(f"nn.CrossEntropyLoss:  {ce.item():.4f}")
+print(f"-mean log p[target]:  {by_hand.item():.4f}")
 torch.testing.assert_close(ce, by_hand)
+
+# %%
+# Probabilities and predicted classes
+# -----------------------------------
+# Each row of :math:`p` is a probability distribution over the three classes: its
+# entries are positive and sum to 1. The predicted class of a sample is the most
+# probable one, :math:`\hat t_n = \arg\max_k p_{nk}`. Softmax keeps the order of
+# the logits (a larger :math:`z_{nk}` gives a larger :math:`p_{nk}`), so the
+# ``argmax`` of the logits gives the same classes, and a classifier never needs
+# the softmax to predict, only to train. (These logits are random numbers, not a
+# trained model's, so the predictions are guesses.)
+print("p_n1   p_n2   p_n3       sum  predicted  label")
+for row, label in zip(probs, labels, strict=True):
+    entries = " ".join(f"{v:.4f}" for v in row.tolist())
+    print(f"{entries}  {row.sum():.4f}  {row.argmax().item():9d}  {label:5d}")
+predicted = probs.argmax(dim=1)  # (N,)
+accuracy = (predicted == labels).float().mean()
+print(f"accuracy on these five samples: {accuracy:.0%}")
+torch.testing.assert_close(probs.sum(dim=1), torch.ones(5))
+assert torch.equal(predicted, logits.argmax(dim=1))
 
 # %%
 # The gradient with respect to the logits is :math:`(p - \text{onehot}) / N`
@@ -137,9 +156,8 @@ right = F.cross_entropy(confident, target)
 double = F.cross_entropy(confident.softmax(dim=1), target)
 floor = math.log(1 + 2 / math.e)
 print(f"logits in:        loss = {right.item():.4f}")
-print(
-    f"probabilities in: loss = {double.item():.4f}   (floor log(1 + 2/e) = {floor:.4f})"
-)
+print(f"probabilities in: loss = {double.item():.4f}")
+print(f"floor log(1 + 2/e)     = {floor:.4f}")
 assert right.item() < 1e-3 and double.item() >= floor
 
 # %%
@@ -266,7 +284,7 @@ torch.testing.assert_close(g_mse, -3 * p_of(wrong) * (1 - p_of(wrong)) ** 2)
 # Where next
 # ----------
 # A loss and its gradient are what an optimizer consumes; the next tutorial,
-# :ref:`sphx_glr_auto_examples_plot_09_optimizers.py`, writes the optimizers out from
+# :ref:`sphx_glr_auto_examples_training_plot_17_optimizers.py`, writes the optimizers out from
 # their equations. The softmax cross-entropy derivation is on
 # :doc:`/theory/foundations`, and vector-Jacobian products on :doc:`/theory/jacobians`.
 #

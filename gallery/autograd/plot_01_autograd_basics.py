@@ -27,9 +27,10 @@ print(y)
 # %%
 # Forward, then backward
 # ----------------------
-# We compute :math:`z = x^2 + y^3` element-wise. ``backward()`` needs a scalar to
-# start from, so we sum: :math:`L = \sum_i z_i`. Because each :math:`z_i` depends
-# only on :math:`x_i` and :math:`y_i`,
+# We compute :math:`z = x^2 + y^3` element-wise. Called with no argument,
+# ``backward()`` needs a scalar to start from (a vector output needs an explicit
+# upstream gradient, as a cell below shows), so we sum: :math:`L = \sum_i z_i`.
+# Because each :math:`z_i` depends only on :math:`x_i` and :math:`y_i`,
 #
 # .. math::
 #
@@ -51,14 +52,25 @@ print(f"dL/dy      = {y.grad.tolist()}  (3y^2 = {(3 * y**2).tolist()})")
 torch.testing.assert_close(x.grad, 2 * x.detach())
 torch.testing.assert_close(y.grad, 3 * y.detach() ** 2)
 assert x.grad.tolist() == [4.0, 6.0] and y.grad.tolist() == [3.0, 48.0]
+# sphinx_gallery_start_ignore
+# Without an argument, backward() refuses a non-scalar output.
+try:
+    (x**2 + y**3).backward()
+except RuntimeError as err:
+    assert "only for scalar outputs" in str(err)
+else:
+    raise AssertionError("backward() accepted a vector output")
+assert x.grad.tolist() == [4.0, 6.0]  # the refused call added nothing
+# sphinx_gallery_end_ignore
 
 # %%
 # The chain rule, one node at a time
 # ----------------------------------
 # Autograd does not know the formula :math:`2x`. It knows the local derivative of
 # each primitive it recorded, and multiplies them along the path from the output
-# back to each input. Written out for :math:`x_1`, with :math:`a_1 = x_1^2` and
-# :math:`L = \sum_i (a_i + b_i)`:
+# back to each input. Name the two powers :math:`a_i = x_i^2` and
+# :math:`b_i = y_i^3`, so that :math:`z_i = a_i + b_i` and
+# :math:`L = \sum_i z_i`. Written out for :math:`x_1`:
 #
 # .. math::
 #
@@ -72,9 +84,8 @@ assert x.grad.tolist() == [4.0, 6.0] and y.grad.tolist() == [3.0, 48.0]
 # the results as ``grad_fn``:
 print(f"loss.grad_fn = {loss.grad_fn.name()}")
 print(f"z.grad_fn    = {z.grad_fn.name()}")
-print(
-    f"z's inputs   = {[type(fn).__name__ for fn, _ in z.grad_fn.next_functions]}"
-)
+inputs = [type(fn).__name__ for fn, _ in z.grad_fn.next_functions]
+print(f"z's inputs   = {inputs}")
 print(f"x.grad_fn    = {x.grad_fn}  (x is a leaf: nothing computed it)")
 
 # %%
@@ -99,9 +110,8 @@ ops = sorted(
     for _, d in graph.nodes(data=True)
     if d["kind"] != "leaf"
 )
-print(
-    f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges: {ops}"
-)
+print(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
+print(f"operations: {ops}")
 # sphinx_gallery_start_ignore
 assert ops == [
     "AddBackward0",
@@ -175,24 +185,33 @@ assert z.grad.tolist() == [1.0, 1.0]
 # ---------------------------------
 # To save memory, ``backward()`` frees the intermediate values the graph saved for
 # the backward pass (here :math:`x` for ``PowBackward0``). A second call through
-# the same graph fails, unless the first one passed ``retain_graph=True``:
+# the same graph fails, unless the first one passed ``retain_graph=True``. The
+# error message says so itself, in its last sentence:
 x = torch.tensor([2.0, 3.0], requires_grad=True)
 loss = (x**2).sum()
 loss.backward(retain_graph=True)
 loss.backward()  # allowed: the graph was retained
-print(
-    f"after two backward calls, x.grad = {x.grad.tolist()}  (2 * 2x: gradients add up)"
-)
+print(f"after two backward calls, x.grad = {x.grad.tolist()}")
+print("that is 2 * 2x: the two gradients add up")
 assert x.grad.tolist() == [8.0, 12.0]
+
+import textwrap
 
 loss = (x**2).sum()
 loss.backward()
 try:
     loss.backward()
 except RuntimeError as err:
+    message = str(err)
+    print("second backward without retain_graph: RuntimeError:")
     print(
-        f"second backward without retain_graph: RuntimeError: {str(err)[:60]}..."
+        textwrap.fill(
+            message, width=76, initial_indent="  ", subsequent_indent="  "
+        )
     )
+# sphinx_gallery_start_ignore
+assert "Specify retain_graph=True" in message
+# sphinx_gallery_end_ignore
 
 # %%
 # Turning tracking off: ``no_grad`` and ``detach``
@@ -200,7 +219,8 @@ except RuntimeError as err:
 # Recording costs memory and time. When you only need values (evaluating a model,
 # updating weights by hand) wrap the code in ``torch.no_grad()``; to cut one tensor
 # out of the graph, use ``detach()``, which returns a tensor sharing the same data
-# with no history.
+# with no history. (Both, and ``inference_mode`` and freezing, are the subject of
+# :ref:`sphx_glr_auto_examples_autograd_plot_03_turning_gradients_off.py`.)
 with torch.no_grad():
     w = x * 3
 d = (x * 3).detach()
@@ -211,7 +231,11 @@ assert not w.requires_grad and not d.requires_grad
 # %%
 # Where next
 # ----------
-# Gradients *add up* across backward calls, as the second-to-last cell showed.
-# The next tutorial, :ref:`sphx_glr_auto_examples_plot_02_gradient_accumulation.py`,
+# Gradients *add up* across backward calls, as the cell on the freed graph
+# showed. The next tutorial,
+# :ref:`sphx_glr_auto_examples_autograd_plot_02_gradient_accumulation.py`,
 # shows why that is useful and when you must zero them. The derivation behind this
 # page is in :doc:`/theory/chain_rule`.
+#
+# API used here: :func:`gradbook.graph.autograd_graph`,
+# :func:`gradbook.graph.draw_autograd_graph`.

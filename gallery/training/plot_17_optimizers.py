@@ -52,7 +52,7 @@ def gradient(f, theta):
 
 
 def fmt(t, digits=10):
-    """A tensor's entries to a fixed number of decimals, for printing side by side."""
+    """A tensor's entries to a fixed number of decimals, for printing."""
     return (
         "["
         + ", ".join(f"{value:+.{digits}f}" for value in t.flatten().tolist())
@@ -108,7 +108,7 @@ torch.testing.assert_close(closed_form, theta)
 #    \theta \leftarrow \theta - \eta\, g_B .
 #
 # The update is the same; the gradient is noisy but right on average. On the linear
-# regression of :ref:`sphx_glr_auto_examples_plot_10_training_loop.py`, the ten mini-batch
+# regression of :ref:`sphx_glr_auto_examples_training_plot_18_training_loop.py`, the ten mini-batch
 # gradients of a shuffled epoch scatter around the full gradient, and their mean is the full
 # gradient exactly.
 from gradbook.data import make_regression
@@ -360,7 +360,9 @@ assert torch.all(
 # steps. The walls are steep (curvature in the hundreds), which caps gradient descent's
 # learning rate near :math:`10^{-3}`, and the floor is nearly flat, so at that rate it
 # barely moves along the floor. Momentum gathers speed along the curve; Adam's normalised
-# steps do not shrink with the gentle slope of the floor.
+# steps do not shrink with the gentle slope of the floor. RMSprop normalises too, yet
+# ends far from the minimum: the next cell measures why. Its path is dashed, and drawn
+# over Adam's, which runs along the same floor.
 
 
 def rosenbrock(theta):
@@ -393,10 +395,19 @@ plot_contour_with_paths(
     xlabel=r"$\theta_1$",
     ylabel=r"$\theta_2$",
 )
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
+rms_color = next(
+    line.get_color()
+    for line in ax.get_lines()
+    if line.get_label().startswith("RMSprop")
+)
 for line in ax.get_lines():
     if line.get_label().startswith("GD"):
         line.set_zorder(3)  # the shortest path, drawn over the others
+    elif line.get_color() == rms_color:  # RMSprop's path and its end markers
+        line.set_zorder(4)  # over Adam's path, which it shares
+        if line.get_label().startswith("RMSprop"):
+            line.set(linestyle="--", linewidth=2.5, marker="none")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 optimum = torch.tensor([1.0, 1.0], dtype=torch.float64)
 rosen_distance = {
     name: (p[-1] - optimum).norm().item() for name, p in rosen_paths.items()
@@ -406,6 +417,62 @@ for name, d in rosen_distance.items():
 # sphinx_gallery_start_ignore
 gd, mom, rms, adam = rosen_distance.values()
 assert mom < gd / 3 and adam < gd / 3 and rms < gd
+# sphinx_gallery_end_ignore
+
+# %%
+# Why RMSprop crawls on Rosenbrock
+# --------------------------------
+# RMSprop does not oscillate here: after its first four steps every step moves
+# :math:`\theta_1` forward, by very little. Its divisor :math:`\sqrt{s}` is a
+# running root mean square of the gradient over roughly the last
+# :math:`1 / (1 - \alpha) = 100` steps, and the first gradient, taken on the steep
+# wall at the start, is about 200. It fills :math:`s`, and :math:`s` forgets it only
+# by a factor :math:`\alpha = 0.99` per step. On the floor of the valley the gradient
+# is only about 2, and the effective learning rate :math:`\eta / \sqrt{s}` stays
+# between about :math:`10^{-3}` and :math:`10^{-2}` all the way: the size of gradient
+# descent's :math:`10^{-3}`, not the :math:`\eta = 0.02` it was given. So after the
+# first steps each step is only a few thousandths long. We rebuild :math:`s` from
+# the gradients along RMSprop's own path (the rebuilt steps reproduce the path),
+# and print the effective learning rate per coordinate:
+rms_path = rosen_paths["RMSprop, lr 0.02"]  # (301, 2)
+s = torch.zeros(2, dtype=torch.float64)
+effective = []  # eta / sqrt(s) at each step, (2,) each
+for t in range(rosen_steps):
+    g = gradient(rosenbrock, rms_path[t])
+    s = alpha * s + (1 - alpha) * g**2
+    effective.append(0.02 / (s.sqrt() + eps))
+    torch.testing.assert_close(rms_path[t + 1], rms_path[t] - effective[t] * g)
+step_length = (rms_path[1:] - rms_path[:-1]).norm(dim=1)  # (300,)
+for t in (1, 10, 100, 300):
+    print(
+        f"step {t:3d}: eta / sqrt(s) = {fmt(effective[t - 1], 5)},"
+        f" step length {step_length[t - 1]:.4f}"
+    )
+# sphinx_gallery_start_ignore
+assert (rms_path[4:, 0].diff() > 0).all()  # always forward after step 4
+floor_grads = [gradient(rosenbrock, p).norm() for p in rms_path[4:]]
+assert 1.0 < torch.stack(floor_grads).median() < 3.0  # about 2 on the floor
+assert gradient(rosenbrock, rosen_start).abs().max() > 200
+assert 5e-4 < torch.stack(effective[5:]).min()
+assert torch.stack(effective[5:]).max() < 1e-2
+assert step_length[5:].max() < 1e-2
+# sphinx_gallery_end_ignore
+
+# %%
+# The memory is the cause: with :math:`\alpha = 0.9`, which averages over about 10
+# steps, the wall is forgotten quickly and the same learning rate gets much closer.
+short_memory = optimize(
+    lambda params: optim.RMSprop(params, lr=0.02, alpha=0.9),
+    rosenbrock,
+    rosen_start,
+    rosen_steps,
+)
+d_short = (short_memory[-1] - optimum).norm().item()
+print(f"RMSprop, lr 0.02, alpha 0.9: distance to (1, 1) {d_short:.3f}")
+d_long = rosen_distance["RMSprop, lr 0.02"]
+print(f"RMSprop, lr 0.02, alpha 0.99:                   {d_long:.3f}")
+# sphinx_gallery_start_ignore
+assert d_short < 0.7 * d_long
 # sphinx_gallery_end_ignore
 
 # %%
@@ -420,7 +487,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
-# No layout engine: the layout is computed once below, not again for every frame.
+# No layout engine: the layout is computed once below, not for every frame.
 fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100, layout="none")
 grid_1, grid_2 = np.meshgrid(
     np.linspace(-4.5, 1.5, 120), np.linspace(-1.2, 2.2, 90)
@@ -462,8 +529,8 @@ anim = FuncAnimation(fig, draw_step, frames=frames, interval=400)
 # %%
 # Where next
 # ----------
-# :ref:`sphx_glr_auto_examples_plot_10_training_loop.py` puts an optimizer into a training
-# loop, and :ref:`sphx_glr_auto_examples_plot_11_comparing_optimizers.py` compares them on
+# :ref:`sphx_glr_auto_examples_training_plot_18_training_loop.py` puts an optimizer into a training
+# loop, and :ref:`sphx_glr_auto_examples_training_plot_19_comparing_optimizers.py` compares them on
 # a regression and on a neural network, where the ranking changes. Adam's bias correction
 # is derived on :doc:`/theory/foundations`.
 #

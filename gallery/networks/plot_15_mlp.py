@@ -46,7 +46,8 @@ from gradbook.models import count_parameters, mlp_parameter_count
 
 d, h, k = 4, 10, 3
 for name, p in model.named_parameters():
-    print(f"{name:<15} shape {str(tuple(p.shape)):<8} {p.numel():3d} numbers")
+    shape = str(tuple(p.shape))
+    print(f"{name:<15} shape {shape:<8} {p.numel():3d} numbers")
 print(f"count_parameters(model)         = {count_parameters(model)}")
 print(f"mlp_parameter_count([4, 10, 3]) = {mlp_parameter_count([d, h, k])}")
 print(f"h(d + k) + (h + k)              = {h * (d + k) + (h + k)}")
@@ -62,7 +63,7 @@ assert (
 # ---------------------------
 # PyTorch layers take a batch: the rows of :math:`\mX \in \R^{N \times d}` are samples,
 # and each layer computes :math:`\mX \mW\T + \vb` (see
-# :ref:`sphx_glr_auto_examples_plot_05_linear_layers.py`). Eight samples of four
+# :ref:`sphx_glr_auto_examples_networks_plot_12_linear_layers.py`). Eight samples of four
 # features give eight rows of three scores (logits), one per class:
 X_batch = torch.randn(8, 4)  # (N, d)
 logits = model(X_batch)  # (N, k)
@@ -95,39 +96,74 @@ leaves = sorted(
     for _, data in graph.nodes(data=True)
     if data["kind"] == "leaf"
 )
-print(f"{graph.number_of_nodes()} nodes; leaves: {leaves}")
+print(f"{graph.number_of_nodes()} nodes")
+print(f"leaves: {leaves}")
 assert leaves == sorted(name for name, _ in model.named_parameters())
 
 # %%
 # Spirals: a problem for a hidden layer
 # -------------------------------------
-# A single hidden layer with enough units can approximate any continuous function on
-# a bounded region (the *universal approximation theorem*); in practice a second
-# layer makes the fit much easier to find. Our test is :func:`gradbook.data.make_spirals`:
-# 300 points on three interleaved spiral arms, one class per arm.
+# The *universal approximation theorem* says that one hidden layer is enough in
+# principle: with enough units it approximates any continuous function on a
+# compact (closed and bounded) set as closely as you like, as long as the
+# activation is not a polynomial (ReLU, tanh and the sigmoid all qualify; with a
+# polynomial activation the network is itself a polynomial of bounded degree). It
+# says nothing about how many units that takes, or whether training finds them.
+# Our test is :func:`gradbook.data.make_spirals`: 300 points on three interleaved
+# spiral arms, one class per arm, inside the square :math:`[-1, 1]^2`.
 from gradbook.data import make_spirals
 
 X, y = make_spirals(n_samples=300, n_classes=3, seed=0)  # (300, 2), (300,)
-print(
-    f"X: {tuple(X.shape)}, classes: {y.unique().tolist()}, per class: {y.bincount().tolist()}"
-)
+print(f"X: {tuple(X.shape)}, classes: {y.unique().tolist()}")
+print(f"per class: {y.bincount().tolist()}")
+# sphinx_gallery_start_ignore
+assert X.abs().max() <= 1.0
+# With the activation z**2, a hidden layer of any width computes a polynomial
+# of degree 2 in its input: its third derivative vanishes everywhere.
+gen = torch.Generator().manual_seed(0)
+W_in, b_in = torch.randn(1, 64, generator=gen), torch.randn(64, generator=gen)
+W_out = torch.randn(64, 1, generator=gen)
+t = torch.linspace(-1, 1, 9).reshape(-1, 1).requires_grad_()  # (T, 1)
+d = (((t @ W_in + b_in) ** 2) @ W_out).sum()
+for _ in range(3):
+    (d,) = torch.autograd.grad(d, t, create_graph=True)
+    d = d.sum()
+assert d.abs().item() < 1e-3, d
+# sphinx_gallery_end_ignore
 
 # %%
 # Training an MLP and a linear model
 # ----------------------------------
-# We train two models with the same loss (cross-entropy), optimizer (Adam,
+# We train three models with the same loss (cross-entropy), optimizer (Adam,
 # learning rate 0.02) and budget (150 full-batch epochs) using
-# :func:`gradbook.train.fit`: an :class:`~gradbook.models.MLP` with two hidden layers of
-# 32 tanh units, and ``nn.Linear(2, 3)``, which has no hidden layer: the affine map
-# :math:`\vx \mapsto \mW \vx + \vb`, one score per class.
+# :func:`gradbook.train.fit`. ``nn.Linear(2, 3)`` has no hidden layer: the affine map
+# :math:`\vx \mapsto \mW \vx + \vb`, one score per class. ``SimpleNet(2, 10, 3)``
+# is the notebook's network resized to two features and three classes: ten ReLU
+# units are too few for three arms in this budget. So the model we study is an
+# :class:`~gradbook.models.MLP`, the general version of ``SimpleNet`` (any list of
+# layer sizes), with two hidden layers of 32 tanh units. A small callback keeps
+# each epoch's predicted classes, for the loss curve below.
 from gradbook.models import MLP
-from gradbook.train import fit
+from gradbook.train import Callback, fit
 from torch import nn
 
 
-def train(model: nn.Module) -> tuple[list[float], float]:
-    """Train on the spirals; return the loss per epoch and the training accuracy."""
+class RecordClasses(Callback):
+    """A fit callback: the predicted class of every point, after each epoch."""
+
+    def on_train_begin(self, model: nn.Module, history) -> None:
+        self.classes = []
+
+    def on_epoch_end(self, model: nn.Module, history) -> bool:
+        with torch.no_grad():
+            self.classes.append(model(X).argmax(dim=1))  # (N,)
+        return False  # never stop training
+
+
+def train(model: nn.Module) -> tuple[list[float], float, RecordClasses]:
+    """Train on the spirals; return the losses, the accuracy, the classes."""
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    recorder = RecordClasses()
     history = fit(
         model,
         nn.CrossEntropyLoss(),
@@ -135,42 +171,82 @@ def train(model: nn.Module) -> tuple[list[float], float]:
         (X, y),
         epochs=150,
         progress=False,
+        callbacks=recorder,
     )
-    with torch.no_grad():
-        accuracy = (model(X).argmax(dim=1) == y).float().mean().item()
-    return history.train_loss, accuracy
+    accuracy = (recorder.classes[-1] == y).float().mean().item()
+    return history.train_loss, accuracy, recorder
 
 
 torch.manual_seed(0)
 mlp = MLP([2, 32, 32, 3], activation="tanh")
 linear = nn.Linear(2, 3)
-mlp_loss, mlp_accuracy = train(mlp)
-linear_loss, linear_accuracy = train(linear)
+simple = SimpleNet(input_size=2, hidden_size=10, output_size=3)
+mlp_loss, mlp_accuracy, mlp_classes = train(mlp)
+linear_loss, linear_accuracy, linear_classes = train(linear)
+simple_loss, simple_accuracy, _ = train(simple)
 for name, trained, accuracy in [
     ("MLP 2 -> 32 -> 32 -> 3", mlp, mlp_accuracy),
+    ("SimpleNet(2, 10, 3)", simple, simple_accuracy),
     ("linear 2 -> 3", linear, linear_accuracy),
 ]:
-    print(
-        f"{name:<22} {count_parameters(trained):5d} parameters, accuracy {accuracy:.3f}"
-    )
+    n = count_parameters(trained)
+    print(f"{name:<22} {n:5d} parameters, accuracy {accuracy:.3f}")
 assert mlp_accuracy >= 0.95
-assert (
-    linear_accuracy <= 0.6
-)  # chance is 1/3: a linear model can do little better
+assert simple_accuracy < 0.6 and linear_accuracy < 0.6  # chance is 1/3
 
 # %%
-# The linear model's loss levels off early: it has found the best straight cuts, and
-# they are not good. The MLP's loss keeps falling as it bends its boundaries around
-# the arms.
+# The linear model's loss levels off early, a little below :math:`\ln 3 \approx
+# 1.10` (the loss of guessing each class with probability 1/3): it has found the
+# best straight cuts, and they are not good. For its first 50 or so epochs the MLP
+# sits on the same plateau, and it even predicts mostly what the linear model
+# predicts. Its small initial weights keep the tanh units in their nearly linear
+# range (:math:`\tanh z \approx z` for small :math:`z`), so at first it *is*
+# nearly a linear model. Adam slowly grows the weights, the units start to bend,
+# and from about epoch 60 the loss falls fast as the boundaries wrap around the
+# arms.
+import math
+
 from gradbook.plotting import plot_loss_curves, use_style
 
+agree = (mlp_classes.classes[39] == linear_classes.classes[-1]).float().mean()
+print(
+    f"MLP loss at epoch 1: {mlp_loss[0]:.3f}, at epoch 50: {mlp_loss[49]:.3f}"
+    f", at epoch 150: {mlp_loss[-1]:.3f}"
+)
+print(
+    f"at epoch 40 the MLP predicts what the linear model does on {agree:.0%}"
+    " of the points"
+)
 use_style()
 ax = plot_loss_curves(
-    {"MLP 2 -> 32 -> 32 -> 3 (tanh)": mlp_loss, "linear 2 -> 3": linear_loss},
+    {
+        "MLP 2 -> 32 -> 32 -> 3 (tanh)": mlp_loss,
+        "SimpleNet(2, 10, 3)": simple_loss,
+        "linear 2 -> 3": linear_loss,
+    },
     title="Training loss on the spirals (cross-entropy, Adam, full batch)",
 )
+ax.axhline(math.log(3), color="gray", linestyle=":", label=r"chance, $\ln 3$")
+ax.legend()
 # sphinx_gallery_start_ignore
 assert mlp_loss[-1] < 0.2 < linear_loss[-1]
+assert linear_loss[-1] < math.log(3) < linear_loss[0]
+assert all(loss > 1.0 for loss in mlp_loss[:50])  # the plateau
+assert mlp_loss[79] < 0.95  # ... and the fall
+assert agree > 0.8
+# The same initial MLP again: its tanh units start with small inputs, and
+# training grows the weights severalfold.
+torch.manual_seed(0)
+mlp_start = MLP([2, 32, 32, 3], activation="tanh")
+h = X
+with torch.no_grad():
+    for layer in mlp_start.layers:
+        if isinstance(layer, nn.Tanh):
+            assert h.abs().mean() < 0.5, h.abs().mean()
+        h = layer(h)
+size_start = sum(p.norm() ** 2 for p in mlp_start.parameters()).sqrt()
+size_end = sum(p.norm() ** 2 for p in mlp.parameters()).sqrt()
+assert size_end > 3 * size_start
 # sphinx_gallery_end_ignore
 
 # %%
@@ -199,7 +275,7 @@ plot_decision_boundary(
     padding=0.2,
     title=f"Linear: accuracy {linear_accuracy:.1%}",
 )
-# One legend for both panels, outside the data (the spirals fill the whole square).
+# One legend for both panels, outside the data (the spirals fill the square).
 handles, labels = ax_mlp.get_legend_handles_labels()
 fig.legend(handles, labels, loc="outside right center", markerscale=1.5)
 for ax in (ax_mlp, ax_linear):
@@ -210,7 +286,7 @@ for ax in (ax_mlp, ax_linear):
 # ----------
 # The MLP's output is a row of logits; how they become a loss, and why that loss
 # wants logits rather than probabilities, is
-# :ref:`sphx_glr_auto_examples_plot_08_loss_functions.py`. API used:
+# :ref:`sphx_glr_auto_examples_networks_plot_16_loss_functions.py`. API used:
 # :class:`gradbook.models.SimpleNet`, :class:`gradbook.models.MLP`,
 # :func:`gradbook.models.count_parameters`, :func:`gradbook.models.mlp_parameter_count`,
 # :func:`gradbook.graph.draw_autograd_graph`, :func:`gradbook.data.make_spirals`,

@@ -5,8 +5,9 @@ Activation functions and their derivatives
 Backpropagation multiplies by the derivative of every activation it passes through, so
 an activation is only as good as its derivative. You will compute the derivatives of
 sigmoid, tanh, ReLU, Leaky ReLU and GELU with autograd, check each against its closed
-form, see why the sigmoid's derivative never exceeds :math:`\tfrac14`, and watch what that
-bound does to the gradient of a 20-layer network compared with ReLU.
+form, see why the sigmoid's derivative never exceeds :math:`\tfrac14` and why tanh's
+zero-centred outputs help the next layer, and watch what that bound, together with
+the weights, does to the gradient of a 20-layer network compared with ReLU.
 """
 
 # %%
@@ -27,7 +28,7 @@ x = (
 
 
 def autograd_derivative(f, x: torch.Tensor) -> torch.Tensor:
-    """f'(x) at every entry of x, for an elementwise f, by one vector-Jacobian product."""
+    """f'(x) at every entry of x, for an elementwise f, by one VJP."""
     (dfdx,) = torch.autograd.grad(f(x), x, grad_outputs=torch.ones_like(x))
     return dfdx  # (T,)
 
@@ -35,16 +36,28 @@ def autograd_derivative(f, x: torch.Tensor) -> torch.Tensor:
 # %%
 # Sigmoid and tanh
 # ----------------
-# The logistic sigmoid and the hyperbolic tangent have derivatives that can be written
-# with the function's own value:
+# The logistic sigmoid squashes a number into :math:`(0, 1)`; the hyperbolic tangent
+# is the same S-shaped curve stretched to :math:`(-1, 1)` and centred at 0:
 #
 # .. math::
 #
-#    \sigma(x) = \frac{1}{1 + e^{-x}}, \quad \sigma'(x) = \sigma(x)\,\big(1 - \sigma(x)\big);
-#    \qquad
-#    \tanh'(x) = 1 - \tanh^2(x).
+#    \sigma(x) = \frac{1}{1 + e^{-x}}, \qquad
+#    \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}} = 2\,\sigma(2x) - 1 .
 #
-# Autograd agrees with both to float64 rounding.
+# Both have derivatives that can be written with the function's own value,
+#
+# .. math::
+#
+#    \sigma'(x) = \sigma(x)\,\big(1 - \sigma(x)\big), \qquad
+#    \tanh'(x) = 1 - \tanh^2(x),
+#
+# and autograd agrees with both to float64 rounding.
+t = x.detach()
+torch.testing.assert_close(torch.tanh(t), 2 * torch.sigmoid(2 * t) - 1)
+torch.testing.assert_close(
+    torch.tanh(t), (t.exp() - (-t).exp()) / (t.exp() + (-t).exp())
+)
+
 closed_forms = {
     "sigmoid": (
         torch.sigmoid,
@@ -84,16 +97,60 @@ fig = plot_function_and_derivative(
 # By the same argument :math:`\tanh'(x) = 1 - \tanh^2(x) \le 1`, with equality at 0.
 d_sigmoid = autograd_derivative(torch.sigmoid, x)
 d_tanh = autograd_derivative(torch.tanh, x)
-print(
-    f"max sigmoid'(x) = {d_sigmoid.max().item():.6f} at x = {x[d_sigmoid.argmax()].item():.2f}"
-)
-print(
-    f"max tanh'(x)    = {d_tanh.max().item():.6f} at x = {x[d_tanh.argmax()].item():.2f}"
-)
+for name, d in (("sigmoid'", d_sigmoid), ("tanh'", d_tanh)):
+    at = x[d.argmax()].item()
+    print(f"max {name + '(x)':11s} = {d.max().item():.6f} at x = {at:.2f}")
 # sphinx_gallery_start_ignore
 assert d_sigmoid.max().item() == 0.25
 assert x[d_sigmoid.argmax()].item() == 0.0
 assert d_tanh.max().item() <= 1.0
+# sphinx_gallery_end_ignore
+
+# %%
+# Why zero-centred outputs help
+# -----------------------------
+# The sigmoid's outputs are all positive, tanh's have both signs. That matters to
+# the *next* layer. For one sample, a unit :math:`z_i = \mathbf{w}_i^T h + b_i`
+# receives the weight gradient
+#
+# .. math::
+#
+#    \frac{\partial L}{\partial w_{ij}} = \delta_i \, h_j, \qquad
+#    \delta_i = \frac{\partial L}{\partial z_i},
+#
+# so when every input :math:`h_j` is positive, all weights of the unit share the
+# sign of :math:`\delta_i`: one sample's step moves them all up or all down, and
+# reaching weights of mixed signs takes a zigzag of such steps. With tanh's inputs
+# of both signs each weight moves its own way. We feed the same pre-activations
+# through each function into a linear layer and print the signs of the rows of
+# :math:`\partial L / \partial W` that autograd returns for one sample:
+from torch import nn
+
+torch.manual_seed(0)
+z_prev = torch.randn(8)  # (d,): one sample's pre-activations
+delta = torch.tensor([0.5, -1.0, 2.0])  # (k,): an upstream gradient dL/dz
+next_layer = nn.Linear(8, 3)
+for name, f in (("sigmoid", torch.sigmoid), ("tanh", torch.tanh)):
+    h = f(z_prev)  # (d,)
+    (grad_W,) = torch.autograd.grad(
+        (delta * next_layer(h)).sum(), next_layer.weight
+    )  # (k, d)
+    signs = ["".join("+" if g > 0 else "-" for g in row) for row in grad_W]
+    print(
+        f"{name:8s} inputs {h.min():+.2f} to {h.max():+.2f}, "
+        f"rows of dL/dW: {' '.join(signs)}"
+    )
+# sphinx_gallery_start_ignore
+# Over many samples: sigmoid inputs always give one-signed rows, tanh rarely.
+Z = torch.randn(500, 8)  # (N, d)
+D = torch.randn(500, 3)  # (N, k)
+for f, expected in ((torch.sigmoid, 1.0), (torch.tanh, 0.05)):
+    rows = (
+        D[:, :, None] * f(Z)[:, None, :]
+    )  # (N, k, d): delta_i h_j per sample
+    one_sign = ((rows > 0).all(-1) | (rows < 0).all(-1)).float().mean()
+    assert one_sign == 1.0 if expected == 1.0 else one_sign < expected
+torch.testing.assert_close(grad_W, delta[:, None] * torch.tanh(z_prev))
 # sphinx_gallery_end_ignore
 
 # %%
@@ -160,15 +217,28 @@ assert autograd_derivative(F.gelu, x).min().item() < 0
 #    \frac{\partial L}{\partial h_{l-1}}^T
 #    = \frac{\partial L}{\partial h_l}^T \, \mathrm{diag}\big(f'(z_l)\big) \, W_l ,
 #
-# so every layer multiplies the gradient by the activation's derivative. With the
-# sigmoid, that factor is at most :math:`\tfrac14` per layer, and 20 layers can shrink
-# the gradient by a factor of :math:`4^{19} \approx 3 \times 10^{11}`. We compare
-# 20 hidden layers of width 64 with sigmoid (Xavier initialisation), tanh (Xavier) and
-# ReLU (He, see :ref:`sphx_glr_auto_examples_plot_05_linear_layers.py`), and record the
-# norm of the gradient of an MSE loss with respect to each hidden layer's activations.
+# so every layer multiplies the gradient by the matrix
+# :math:`\mathrm{diag}(f'(z_l))\, W_l`: the activation's derivatives *and* the
+# weights. The sigmoid's derivatives are at most :math:`\tfrac14` and shrink it, but
+# :math:`W_l` can stretch it. What one layer can do to the gradient's norm is
+# bounded by
+#
+# .. math::
+#
+#    \big\| \mathrm{diag}\big(f'(z_l)\big)\, W_l \big\|_2
+#    \le \max_i |f'(z_{l,i})| \; \|W_l\|_2 \le \tfrac14 \|W_l\|_2 ,
+#
+# where :math:`\|W_l\|_2`, the largest factor by which :math:`W_l` stretches a
+# vector, is about 2 for a random :math:`64 \times 64` matrix with Xavier's variance
+# :math:`1/64`. So a sigmoid layer keeps at most about half of the gradient, and 19
+# such layers at most about :math:`2^{-19} \approx 2 \times 10^{-6}` of it. We
+# compare 20 hidden layers of width 64 with sigmoid (Xavier initialisation), tanh
+# (Xavier) and ReLU (He, see
+# :ref:`sphx_glr_auto_examples_networks_plot_12_linear_layers.py`), and record the
+# norm of the gradient of an MSE loss with respect to each hidden layer's
+# activations.
 from gradbook.models import MLP
 from gradbook.plotting import plot_layer_statistics
-from torch import nn
 
 torch.manual_seed(0)
 width, depth = 64, 20
@@ -177,7 +247,7 @@ y = torch.randn(256, 1)  # (N, 1)
 
 
 def activation_gradient_norms(model: MLP) -> list[float]:
-    """Norm of dL/dh for the activations h after each hidden layer of ``model``."""
+    """Norm of dL/dh for the activations h after each hidden layer."""
     hidden, h = [], X
     for module in model.layers:
         h = module(h)  # (N, width), then (N, 1) after the output layer
@@ -188,7 +258,7 @@ def activation_gradient_norms(model: MLP) -> list[float]:
     return [g.norm().item() for g in grads]
 
 
-grad_norms = {}
+grad_norms, models = {}, {}
 for activation, init, label in (
     ("sigmoid", "xavier", "sigmoid, Xavier init"),
     ("tanh", "xavier", "tanh, Xavier init"),
@@ -196,11 +266,11 @@ for activation, init, label in (
 ):
     model = MLP([width] * (depth + 1) + [1], activation=activation, init=init)
     grad_norms[label] = activation_gradient_norms(model)
+    models[label] = model
 
+print(f"{'|dL/dh| at layer':20s} {1:>9d} {depth:>9d}")
 for name, norms in grad_norms.items():
-    print(
-        f"{name:20s} |dL/dh| at layer 1: {norms[0]:.2e}, at layer {depth}: {norms[-1]:.2e}"
-    )
+    print(f"{name:20s} {norms[0]:9.2e} {norms[-1]:9.2e}")
 ax = plot_layer_statistics(
     grad_norms,
     logy=True,
@@ -210,20 +280,39 @@ ax = plot_layer_statistics(
 )
 
 # %%
-# The sigmoid network's first layer receives a gradient about twelve orders of magnitude
-# smaller than its last: its early layers barely learn. The measured shrink factor per
-# layer is below the :math:`\tfrac14` bound, while ReLU with He initialisation passes the
-# gradient back at a roughly constant size.
+# The sigmoid network's first layer receives a gradient about twelve orders of
+# magnitude smaller than its last: its early layers barely learn. Each layer's
+# measured factor stays below its bound :math:`\tfrac14 \|W_l\|_2`, and well below
+# it: a typical gradient is not stretched along :math:`W_l`'s largest direction.
+# ReLU with He initialisation passes the gradient back at a roughly constant size.
 norms = grad_norms["sigmoid, Xavier init"]
 factor = (norms[0] / norms[-1]) ** (1 / (depth - 1))
+linears = [
+    m
+    for m in models["sigmoid, Xavier init"].layers
+    if isinstance(m, nn.Linear)
+]
+# Layer l + 1's weights carry the gradient from h_{l+1} back to h_l.
+bounds = [
+    torch.linalg.matrix_norm(m.weight, ord=2).item() / 4
+    for m in linears[1:depth]
+]
+measured = [norms[l] / norms[l + 1] for l in range(depth - 1)]
 print(
-    f"sigmoid: gradient norm shrinks by a factor {factor:.3f} per layer on average"
+    f"sigmoid: factor per layer {min(measured):.3f} to {max(measured):.3f}"
+    f" (mean {factor:.3f}),"
 )
+print(f"         bound 1/4 ||W||_2 {min(bounds):.3f} to {max(bounds):.3f}")
 relu = grad_norms["ReLU, He init"]
 print(
-    f"ReLU:    largest / smallest gradient norm over the layers = {max(relu) / min(relu):.2f}"
+    f"ReLU:    largest / smallest gradient norm = {max(relu) / min(relu):.2f}"
 )
 # sphinx_gallery_start_ignore
+assert all(m <= b for m, b in zip(measured, bounds, strict=True))
+assert all(1.7 < 4 * b < 2.3 for b in bounds)  # ||W||_2 is about 2
+import math
+
+assert 1e-7 < math.prod(bounds) < 1e-5  # about 2**-19 over 19 layers
 assert factor < 0.3
 assert norms[0] / norms[-1] < 1e-9
 assert max(relu) / min(relu) < 4.0
@@ -233,8 +322,11 @@ assert max(relu) / min(relu) < 4.0
 # Where next
 # ----------
 # With linear layers and activations in hand, the next tutorial,
-# :ref:`sphx_glr_auto_examples_plot_07_mlp.py`, stacks them into a multi-layer
-# perceptron. The vector-Jacobian products used above are on :doc:`/theory/jacobians`.
+# :ref:`sphx_glr_auto_examples_networks_plot_14_writing_a_module.py`, packages
+# them in a module of your own: ``nn.Module``, its parameters, ``train()`` and
+# ``eval()``. Then :ref:`sphx_glr_auto_examples_networks_plot_15_mlp.py` stacks
+# them into a multi-layer perceptron. The vector-Jacobian products used above are
+# on :doc:`/theory/jacobians`.
 #
 # API used here: :class:`gradbook.models.MLP`,
 # :func:`gradbook.plotting.plot_function_and_derivative`,
