@@ -133,13 +133,12 @@ assert graph.number_of_nodes() == len(order) == 11
 # ------------------------------
 # In :math:`b = a + a` the value :math:`a` reaches :math:`b` along two edges, so
 # :math:`\partial b / \partial a = 1 + 1 = 2`. The backward pass must *add* the
-# contributions: a pass that *assigns* keeps only the last one. This is the slip
-# Andrej Karpathy makes, and then fixes, on purpose in his lecture that builds
-# micrograd (the engine this one is modelled on), "The spelled-out intro to neural
-# networks and backpropagation": his first backward closures assign,
-# ``self.grad = 1.0 * out.grad``, and :math:`b = a + a` comes out with a gradient
-# of 1. The fix is ``+=``, which the micrograd repository uses throughout. Both
-# versions, run on :math:`b = a + a`:
+# contributions: a pass that *assigns* keeps only the last one. Andrej
+# Karpathy's lecture that builds micrograd (the engine this one is modelled on),
+# "The spelled-out intro to neural networks and backpropagation", walks into this
+# bug: its first backward closures assign, ``self.grad = 1.0 * out.grad``, and
+# :math:`b = a + a` comes out with a gradient of 1. The fix is ``+=``, which the
+# micrograd repository uses throughout. Both versions, run on :math:`b = a + a`:
 a = Value(3.0, label="a")
 b = a + a
 b.backward()
