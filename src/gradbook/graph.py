@@ -58,7 +58,7 @@ from gradbook.autodiff import Value
 # networkx too, inside the functions that build a graph: it costs about 0.4 s of start-up,
 # which every process `gradbook.distributed.launch` starts would pay.
 if TYPE_CHECKING:
-    import networkx as nx
+    import networkx
     from matplotlib.axes import Axes
 
 __all__ = ["autograd_graph", "draw_autograd_graph", "to_dot"]
@@ -98,7 +98,7 @@ def _fn_name(fn: Any) -> str:
     return fn.name().rsplit("::", 1)[-1]
 
 
-def _torch_graph(output: torch.Tensor, names: object) -> nx.DiGraph:
+def _torch_graph(output: torch.Tensor, names: object) -> networkx.DiGraph:
     if output.grad_fn is None:
         if output.requires_grad:
             raise ValueError(
@@ -153,7 +153,7 @@ def _torch_graph(output: torch.Tensor, names: object) -> nx.DiGraph:
     return graph
 
 
-def _add_edge(graph: nx.DiGraph, source: str, target: str) -> None:
+def _add_edge(graph: networkx.DiGraph, source: str, target: str) -> None:
     if graph.has_edge(source, target):
         graph.edges[source, target]["count"] += 1
     else:
@@ -165,7 +165,7 @@ def _value_label(v: Value) -> str:
     return f"{head or 'leaf'}\ndata {v.data:.3g} | grad {v.grad:.3g}"
 
 
-def _value_graph(output: Value) -> nx.DiGraph:
+def _value_graph(output: Value) -> networkx.DiGraph:
     import networkx as nx
 
     graph = nx.DiGraph(direction="forward", source="value")
@@ -183,7 +183,7 @@ def _value_graph(output: Value) -> nx.DiGraph:
 
 def autograd_graph(
     output: torch.Tensor | Value, *, names: Mapping[str, torch.Tensor] | None = None
-) -> nx.DiGraph:
+) -> networkx.DiGraph:
     """Return the autograd DAG behind ``output`` as a :class:`networkx.DiGraph`.
 
     Parameters
@@ -273,7 +273,7 @@ def _check_size(output: object, max_nodes: int | None) -> None:
     )
 
 
-def _as_graph(output: object, names: object) -> nx.DiGraph:
+def _as_graph(output: object, names: object) -> networkx.DiGraph:
     """Accept a graph already built by :func:`autograd_graph`, or build one."""
     import networkx as nx
 
@@ -325,7 +325,7 @@ def _box_size(label: str, fontsize: float, bold: bool) -> tuple[float, float]:
 
 
 def _layout(
-    graph: nx.DiGraph, size: Mapping[str, tuple[float, float]]
+    graph: networkx.DiGraph, size: Mapping[str, tuple[float, float]]
 ) -> tuple[dict[str, tuple[float, float]], dict[tuple[str, str], list[tuple[float, float, float]]]]:
     """Place boxes (sizes in inches) in columns and route long edges, in inches.
 
@@ -404,7 +404,7 @@ def _layout(
 
 
 def draw_autograd_graph(
-    output: torch.Tensor | Value | nx.DiGraph,
+    output: torch.Tensor | Value | networkx.DiGraph,
     ax: Axes | None = None,
     *,
     names: Mapping[str, torch.Tensor] | None = None,
@@ -463,7 +463,7 @@ def draw_autograd_graph(
     return ax
 
 
-def _fit_layout(graph: nx.DiGraph) -> tuple[float, dict, dict, tuple[float, ...]]:
+def _fit_layout(graph: networkx.DiGraph) -> tuple[float, dict, dict, tuple[float, ...]]:
     """Lay the graph out at the largest font (9 pt down to 6 pt) that keeps the drawing
     under about 30 inches; return the font size, the box centres, the edge routes and the
     extent ``(x0, x1, y0, y1)``, all in inches."""
@@ -494,7 +494,7 @@ def _inch_axes(x0: float, x1: float, y0: float, y1: float) -> Axes:
     return fig.add_axes((margin_x / width, below / height, (x1 - x0) / width, (y1 - y0) / height))
 
 
-def _draw_boxes(ax: Axes, graph: nx.DiGraph, xy: dict, fontsize: float) -> dict[str, Any]:
+def _draw_boxes(ax: Axes, graph: networkx.DiGraph, xy: dict, fontsize: float) -> dict[str, Any]:
     """One text box per node, coloured by kind; returns the text artists by node key."""
     boxes = {}
     for node, data in graph.nodes(data=True):
@@ -519,7 +519,7 @@ def _draw_boxes(ax: Axes, graph: nx.DiGraph, xy: dict, fontsize: float) -> dict[
 
 
 def _draw_edges(
-    ax: Axes, graph: nx.DiGraph, xy: dict, routes: dict, boxes: dict, fontsize: float
+    ax: Axes, graph: networkx.DiGraph, xy: dict, routes: dict, boxes: dict, fontsize: float
 ) -> None:
     """One arrow per edge, through its waypoints, clipped at both boxes; ``×n`` on an edge
     that carries an input used n times."""
@@ -552,7 +552,7 @@ def _draw_edges(
             )  # fmt: skip
 
 
-def _draw_legend(ax: Axes, graph: nx.DiGraph, fontsize: float) -> None:
+def _draw_legend(ax: Axes, graph: networkx.DiGraph, fontsize: float) -> None:
     """A legend below the drawing, for the node kinds that occur in it."""
     from matplotlib.patches import Patch
 
@@ -576,7 +576,7 @@ def _dot_quote(text: str) -> str:
 
 
 def to_dot(
-    output: torch.Tensor | Value | nx.DiGraph,
+    output: torch.Tensor | Value | networkx.DiGraph,
     *,
     names: Mapping[str, torch.Tensor] | None = None,
 ) -> str:
