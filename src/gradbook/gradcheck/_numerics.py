@@ -197,7 +197,12 @@ def evaluate(ev: Evaluator, stencil: Stencil, perturbations: dict) -> dict[int, 
             return (x.reshape(1, 1, -1) + offs.reshape(m, 1, 1) * d).reshape(-1, *x.shape)
         # copies of x with element d_k moved by o h_k: one pass over memory, as fn reads it
         out = x.reshape(1, 1, -1).repeat(m, len(d), 1)  # (m, c, n_i)
-        out[:, torch.arange(len(d)), d] += offs.reshape(m, 1) * h
+        start = int(d[0]) if len(d) else 0
+        if torch.equal(d, torch.arange(start, start + len(d))):  # a run of elements, as the
+            # full check perturbs them: a diagonal of out, a third faster than a scatter
+            out.diagonal(start, dim1=1, dim2=2).add_(offs.reshape(m, 1) * h)
+        else:
+            out[:, torch.arange(len(d)), d] += offs.reshape(m, 1) * h
         return out.reshape(-1, *x.shape)
 
     def split(outs, start: int, c: int) -> list[np.ndarray]:  # rows start:start + m * c
