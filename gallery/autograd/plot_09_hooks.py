@@ -189,7 +189,7 @@ plot_layer_statistics(
     ylabel=r"$\|\partial L / \partial z_l\|$ (log scale)",
     title="Gradients, backward hooks",
 )
-ax_grad.legend()
+legend = ax_grad.legend()  # a statement, so the page prints no Legend object
 
 # %%
 # The recorder in the package, during training

@@ -184,7 +184,7 @@ ax = plot_loss_curves(
     title="One process or two: the same steps",
 )
 ax.lines[1].set(linestyle="none", marker="o", markersize=4)
-ax.legend()
+legend = ax.legend()  # redrawn with the dots; a statement prints nothing
 
 # %%
 # ``batch_size`` is per process
