@@ -239,3 +239,74 @@ assert not w.requires_grad and not d.requires_grad
 #
 # API used here: :func:`gradbook.graph.autograd_graph`,
 # :func:`gradbook.graph.draw_autograd_graph`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **01.1** With ``x = torch.tensor([1.0, 2.0], requires_grad=True)`` and
+# ``y = torch.tensor([3.0, -1.0], requires_grad=True)``, predict ``x.grad``
+# after ``(x**3 + x * y).sum().backward()``, without running it. Write the
+# prediction as a list of two numbers.
+from gradbook.exercises import check
+
+answer_01_1 = None  # your prediction of x.grad, e.g. [0.0, 0.0]
+
+print(check("01.1", answer_01_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 01.1</summary>
+
+# d/dx of x**3 is 3 x**2, and d/dx of x * y is y: x.grad = 3 x**2 + y.
+answer_01_1 = [3 * 1.0**2 + 3.0, 3 * 2.0**2 - 1.0]
+
+print(check("01.1", answer_01_1))
+# sphinx_gallery_start_ignore
+assert check("01.1", answer_01_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **01.2** Work out the gradient of
+# :math:`L = \sum_i \sin(x_i^2 y_i)` by the chain rule, and write
+# ``answer_01_2(x, y)`` that returns the pair
+# :math:`(\partial L / \partial x, \partial L / \partial y)` computed from
+# that formula, with no autograd. The checker compares it with autograd's
+# on random tensors of several shapes.
+
+
+def answer_01_2(x: torch.Tensor, y: torch.Tensor):
+    raise NotImplementedError  # return dL_dx, dL_dy
+
+
+print(check("01.2", answer_01_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 01.2</summary>
+
+
+def answer_01_2(x: torch.Tensor, y: torch.Tensor):
+    outer = torch.cos(x**2 * y)  # the derivative of sin, at the inner value
+    return outer * 2 * x * y, outer * x**2  # times d(x**2 y)/dx, /dy
+
+
+print(check("01.2", answer_01_2))
+# sphinx_gallery_start_ignore
+assert check("01.2", answer_01_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

@@ -222,3 +222,75 @@ assert "parent.grad += local * g" in inspect.getsource(Value.backward)
 #
 # API used here: :func:`gradbook.data.make_regression`,
 # :func:`gradbook.plotting.plot_loss_curves`, :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **02.1** With ``x = torch.tensor([1.0, 2.0], requires_grad=True)``,
+# predict ``x.grad`` after ``(x**2).sum().backward()`` followed by
+# ``(3 * x).sum().backward()``. Write it as a list of two numbers.
+from gradbook.exercises import check
+
+answer_02_1 = None  # your prediction of x.grad, e.g. [0.0, 0.0]
+
+print(check("02.1", answer_02_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 02.1</summary>
+
+# The first call leaves 2x = (2, 4); the second adds 3 to each element.
+answer_02_1 = [2 * 1.0 + 3, 2 * 2.0 + 3]
+
+print(check("02.1", answer_02_1))
+# sphinx_gallery_start_ignore
+assert check("02.1", answer_02_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **02.2** Write ``answer_02_2(model, loss_fn, X, y, num_micro)``: split
+# the batch with ``X.chunk(num_micro)`` (and ``y`` the same way), call
+# ``backward()`` once per micro-batch, and leave in ``.grad`` exactly the
+# gradient of ``loss_fn(model(X), y)`` on the whole batch. The micro-batches
+# may differ in size (``chunk`` makes the last one smaller), and ``.grad``
+# may hold an old gradient when your function starts.
+
+
+def answer_02_2(model, loss_fn, X, y, num_micro):
+    raise NotImplementedError  # one backward() per micro-batch
+
+
+print(check("02.2", answer_02_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 02.2</summary>
+
+
+def answer_02_2(model, loss_fn, X, y, num_micro):
+    model.zero_grad()  # backward() adds: start from nothing
+    for X_m, y_m in zip(X.chunk(num_micro), y.chunk(num_micro), strict=True):
+        share = len(X_m) / len(X)  # |B_m| / N: 1/M only for equal sizes
+        (share * loss_fn(model(X_m), y_m)).backward()
+
+
+print(check("02.2", answer_02_2))
+# sphinx_gallery_start_ignore
+assert check("02.2", answer_02_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

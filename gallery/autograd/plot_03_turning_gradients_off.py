@@ -310,3 +310,111 @@ assert torch.equal(nets["gradbook"].weight, one_op)
 # :func:`gradbook.models.count_parameters`, :func:`gradbook.train.evaluate`,
 # :class:`gradbook.optim.SGD`, :func:`gradbook.plotting.subplots`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **03.1** Write d2l's manual update as ``answer_03_1(params, lr)``: for
+# each parameter ``p`` of the list, take the step
+# :math:`p \leftarrow p - \eta \, \partial L / \partial p` in place, then
+# zero ``p.grad``. The checker compares the result with a
+# :class:`torch.optim.SGD` step from the same weights and gradients.
+from gradbook.exercises import check
+
+
+def answer_03_1(params, lr):
+    raise NotImplementedError  # update each p in place, then zero p.grad
+
+
+print(check("03.1", answer_03_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 03.1</summary>
+
+
+def answer_03_1(params, lr):
+    with torch.no_grad():  # an update is not part of the model
+        for p in params:
+            p -= lr * p.grad  # in place: p stays the same leaf
+            p.grad.zero_()
+
+
+print(check("03.1", answer_03_1))
+# sphinx_gallery_start_ignore
+assert check("03.1", answer_03_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **03.2** Write ``answer_03_2(model, X)`` that returns the model's
+# predictions as they should be for evaluation: dropout switched off, no
+# graph recorded, and the model handed back in the mode it came in
+# (training or eval). The checker tries a model with dropout in both modes.
+
+
+def answer_03_2(model, X):
+    raise NotImplementedError  # eval() and no_grad(), then restore the mode
+
+
+print(check("03.2", answer_03_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 03.2</summary>
+
+
+def answer_03_2(model, X):
+    was_training = model.training
+    model.eval()  # dropout off
+    with torch.no_grad():  # nothing recorded
+        out = model(X)
+    model.train(was_training)
+    return out
+
+
+print(check("03.2", answer_03_2))
+# sphinx_gallery_start_ignore
+assert check("03.2", answer_03_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **03.3** With ``x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)``,
+# predict ``x.grad`` after ``(x * x.detach() ** 2).sum().backward()``.
+# Write it as a list of three numbers.
+
+answer_03_3 = None  # your prediction of x.grad, e.g. [0.0, 0.0, 0.0]
+
+print(check("03.3", answer_03_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 03.3</summary>
+
+# x.detach() ** 2 is a constant c, so the gradient of sum(x * c) is c = x**2.
+answer_03_3 = [1.0, 4.0, 9.0]
+
+print(check("03.3", answer_03_3))
+# sphinx_gallery_start_ignore
+assert check("03.3", answer_03_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

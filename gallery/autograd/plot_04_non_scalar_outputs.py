@@ -258,3 +258,124 @@ ax = plot_lines(
 # API used here: :func:`gradbook.data.make_regression`,
 # :func:`gradbook.plotting.plot_lines`, :func:`gradbook.plotting.subplots`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **04.1** Write ``answer_04_1(f, x, v)`` that returns the vector-Jacobian
+# product :math:`\vv\T \mJ` of a function ``f`` (a vector in, a vector
+# out) at ``x``, with one backward pass. ``x`` comes without
+# ``requires_grad``. The checker tries a square matrix, a wide one and a
+# nonlinear function, against the full Jacobian.
+from gradbook.exercises import check
+
+
+def answer_04_1(f, x, v):
+    raise NotImplementedError  # one backward pass, seeded with v
+
+
+print(check("04.1", answer_04_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 04.1</summary>
+
+
+def answer_04_1(f, x, v):
+    x = x.detach().requires_grad_()  # a leaf of our own
+    f(x).backward(gradient=v)  # fills x.grad with v^T J
+    return x.grad
+
+
+print(check("04.1", answer_04_1))
+# sphinx_gallery_start_ignore
+assert check("04.1", answer_04_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **04.2** Write ``answer_04_2(f, x)`` that builds the Jacobian of ``f`` at
+# ``x`` row by row, one backward pass per output, as a tensor of shape
+# (outputs, inputs).
+
+
+def answer_04_2(f, x):
+    raise NotImplementedError  # row i is e_i^T J
+
+
+print(check("04.2", answer_04_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 04.2</summary>
+
+
+def answer_04_2(f, x):
+    x = x.detach().requires_grad_()
+    y = f(x)
+    rows = []
+    for i in range(y.numel()):
+        e_i = torch.zeros_like(y)
+        e_i[i] = 1.0
+        # torch.autograd.grad returns the row instead of adding it to x.grad
+        (row,) = torch.autograd.grad(y, x, grad_outputs=e_i, retain_graph=True)
+        rows.append(row)
+    return torch.stack(rows)  # (outputs, inputs)
+
+
+print(check("04.2", answer_04_2))
+# sphinx_gallery_start_ignore
+assert check("04.2", answer_04_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **04.3** Write ``answer_04_3(model, X, y)`` for an ``nn.Linear`` model:
+# the gradient of the weight for each sample's own loss
+# ``F.mse_loss(model(x_n), y_n)``, stacked into a tensor of shape
+# (N, d_out, d_in). A loop or ``torch.func`` both do.
+import torch.nn.functional as F
+
+
+def answer_04_3(model, X, y):
+    raise NotImplementedError  # (N, d_out, d_in)
+
+
+print(check("04.3", answer_04_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 04.3</summary>
+
+
+def answer_04_3(model, X, y):
+    grads = []
+    for x_n, y_n in zip(X, y, strict=True):  # a batch of one, N times
+        loss = F.mse_loss(model(x_n[None]), y_n[None])
+        grads.append(torch.autograd.grad(loss, model.weight)[0])
+    return torch.stack(grads)
+
+
+print(check("04.3", answer_04_3))
+# sphinx_gallery_start_ignore
+assert check("04.3", answer_04_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

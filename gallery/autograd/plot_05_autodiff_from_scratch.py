@@ -332,3 +332,116 @@ assert t_forward[-1] > 8 * t_reverse[-1]
 # :func:`gradbook.graph.autograd_graph`, :func:`gradbook.graph.draw_autograd_graph`,
 # :func:`gradbook.plotting.plot_lines`. The theory is on :doc:`/theory/chain_rule`
 # and :doc:`/theory/jacobians`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# A new operation joins the engine through
+# :func:`gradbook.exercises.value_node`: the forward value, the parents,
+# and one local gradient per parent, as ``Value.__mul__`` has them above.
+#
+# **05.1** Write ``answer_05_1(a)``, the sine of a
+# :class:`~gradbook.autodiff.Value` ``a``, with its local gradient.
+import math
+
+from gradbook.exercises import check, value_node
+
+
+def answer_05_1(a: Value) -> Value:
+    raise NotImplementedError  # value_node(data, (a,), (local,), op="sin")
+
+
+print(check("05.1", answer_05_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 05.1</summary>
+
+
+def answer_05_1(a: Value) -> Value:
+    # d sin(a) / da = cos(a), evaluated at the forward value
+    return value_node(math.sin(a.data), (a,), (math.cos(a.data),), op="sin")
+
+
+print(check("05.1", answer_05_1))
+# sphinx_gallery_start_ignore
+assert check("05.1", answer_05_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **05.2** Write ``answer_05_2(a, b)``, the quotient :math:`a / b` as a
+# primitive with two parents (the engine derives it from ``*`` and
+# ``** -1``).
+
+
+def answer_05_2(a: Value, b: Value) -> Value:
+    raise NotImplementedError  # two parents, two local gradients
+
+
+print(check("05.2", answer_05_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 05.2</summary>
+
+
+def answer_05_2(a: Value, b: Value) -> Value:
+    local = (1 / b.data, -a.data / b.data**2)  # d/da, d/db: parents' order
+    return value_node(a.data / b.data, (a, b), local, op="/")
+
+
+print(check("05.2", answer_05_2))
+# sphinx_gallery_start_ignore
+assert check("05.2", answer_05_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **05.3** Write the backward pass yourself: ``answer_05_3(root)`` fills
+# ``.grad`` of every value that ``root`` depends on (they start at 0), using
+# ``root.topological_order()``, ``node.parents`` and ``node.local_grads``.
+# The checker runs it on graphs where a value is used more than once.
+
+
+def answer_05_3(root: Value) -> None:
+    raise NotImplementedError  # seed, then one loop
+
+
+print(check("05.3", answer_05_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 05.3</summary>
+
+
+def answer_05_3(root: Value) -> None:
+    root.grad = 1.0  # dL/dL
+    for node in reversed(root.topological_order()):  # root first
+        for parent, local in zip(node.parents, node.local_grads, strict=True):
+            parent.grad += local * node.grad  # +=: every use adds its share
+
+
+print(check("05.3", answer_05_3))
+# sphinx_gallery_start_ignore
+assert check("05.3", answer_05_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

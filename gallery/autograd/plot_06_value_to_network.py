@@ -301,3 +301,81 @@ assert accuracy_of(longer) == 1.0
 # :func:`gradbook.plotting.plot_loss_curves`,
 # :func:`gradbook.plotting.plot_decision_boundary`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **06.1** The network above was trained on a hinge loss. Write
+# ``answer_06_1(scores, targets)``, the mean squared error
+# :math:`\frac1N \sum_n (s_n - t_n)^2` of a list of
+# :class:`~gradbook.autodiff.Value` scores against a list of floats, as a
+# ``Value``. The checker compares it, and the scores' gradients after
+# ``backward()``, with PyTorch.
+from gradbook.exercises import check
+
+
+def answer_06_1(scores: list, targets: list) -> Value:
+    raise NotImplementedError  # a Value, built with Value operations
+
+
+print(check("06.1", answer_06_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 06.1</summary>
+
+
+def answer_06_1(scores: list, targets: list) -> Value:
+    pairs = zip(scores, targets, strict=True)
+    return sum((s - t) ** 2 for s, t in pairs) * (1 / len(scores))
+
+
+print(check("06.1", answer_06_1))
+# sphinx_gallery_start_ignore
+assert check("06.1", answer_06_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **06.2** Write the neuron of this page as a function:
+# ``answer_06_2(w, b, x, nonlinear)`` returns
+# :math:`\tanh(\mathbf{w} \cdot \vx + b)`, or :math:`\mathbf{w} \cdot \vx
+# + b` when ``nonlinear`` is False, for a list of weight values ``w``, a
+# bias value ``b`` and a list of floats ``x``.
+
+
+def answer_06_2(w: list, b: Value, x: list, nonlinear: bool) -> Value:
+    raise NotImplementedError
+
+
+print(check("06.2", answer_06_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 06.2</summary>
+
+
+def answer_06_2(w: list, b: Value, x: list, nonlinear: bool) -> Value:
+    act = sum((wi * xi for wi, xi in zip(w, x, strict=True)), b)  # w . x + b
+    return act.tanh() if nonlinear else act
+
+
+print(check("06.2", answer_06_2))
+# sphinx_gallery_start_ignore
+assert check("06.2", answer_06_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

@@ -340,3 +340,112 @@ assert not relu_ok
 # :func:`gradbook.gradcheck.check_module` for a model's parameters), its result a
 # :class:`gradbook.gradcheck.GradientReport`; the vector-Jacobian products it
 # compares are explained on :doc:`/theory/jacobians`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **07.1** Write ``answer_07_1(f, x, h)``: the gradient of a scalar
+# function ``f`` at ``x`` (a float64 tensor of any shape) by central
+# differences, one element at a time, shaped like ``x``. The checker calls
+# it with :math:`h = 10^{-3}`, where a forward difference's :math:`O(h)`
+# error shows.
+from gradbook.exercises import check
+
+
+def answer_07_1(f, x: torch.Tensor, h: float) -> torch.Tensor:
+    raise NotImplementedError  # (f(x + h e_k) - f(x - h e_k)) / 2h for each k
+
+
+print(check("07.1", answer_07_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 07.1</summary>
+
+
+def answer_07_1(f, x: torch.Tensor, h: float) -> torch.Tensor:
+    grad = torch.zeros_like(x)
+    for k in range(x.numel()):
+        e_k = torch.zeros_like(x)
+        e_k.view(-1)[k] = h  # a step along element k only
+        grad.view(-1)[k] = (f(x + e_k) - f(x - e_k)) / (2 * h)
+    return grad
+
+
+print(check("07.1", answer_07_1))
+# sphinx_gallery_start_ignore
+assert check("07.1", answer_07_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **07.2** Write the backward of :math:`\vy = \mW \vx` by hand:
+# ``answer_07_2(W, x, grad_output)`` returns ``(grad_W, grad_x)``, the
+# gradients of :math:`L` for the upstream gradient
+# :math:`\vv = \partial L / \partial \vy`. The checker compares them with
+# autograd, for square and rectangular ``W``.
+
+
+def answer_07_2(W, x, grad_output):
+    raise NotImplementedError  # return grad_W, grad_x
+
+
+print(check("07.2", answer_07_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 07.2</summary>
+
+
+def answer_07_2(W, x, grad_output):
+    grad_W = torch.outer(grad_output, x)  # v x^T, shaped like W
+    grad_x = W.T @ grad_output  # W^T v, shaped like x
+    return grad_W, grad_x
+
+
+print(check("07.2", answer_07_2))
+# sphinx_gallery_start_ignore
+assert check("07.2", answer_07_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **07.3** Without looking at the figure: roughly what step :math:`h` makes
+# a central difference most accurate in float64, for a function whose
+# values and derivatives are of order 1? A number within a factor of 10
+# passes.
+
+answer_07_3 = None  # a step, e.g. 1e-3
+
+print(check("07.3", answer_07_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 07.3</summary>
+
+# Truncation h**2 / 6 meets rounding eps / h at h = eps ** (1 / 3).
+answer_07_3 = torch.finfo(torch.float64).eps ** (1 / 3)
+
+print(check("07.3", answer_07_3))
+# sphinx_gallery_start_ignore
+assert check("07.3", answer_07_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

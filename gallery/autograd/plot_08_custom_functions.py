@@ -315,3 +315,110 @@ torch.testing.assert_close(g2, formula)
 # :class:`gradbook.gradcheck.GradientReport`,
 # :func:`gradbook.plotting.plot_lines`, :func:`gradbook.plotting.subplots`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **08.1** Write a :class:`torch.autograd.Function` ``LogSumExp``:
+# :math:`\log \sum_j e^{x_j}` over the last dimension, finite for inputs
+# around 1000, with a hand-written backward
+# (:math:`\partial / \partial x_j` is the softmax of :math:`x`). The
+# checker tests the forward on large inputs and the backward with
+# :func:`gradbook.gradcheck.check_gradients`.
+from gradbook.exercises import check
+
+
+class LogSumExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError  # stable: subtract the max first
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+print(check("08.1", LogSumExp))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 08.1</summary>
+
+
+class LogSumExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        m = x.max(dim=-1, keepdim=True).values  # every exponent <= 0
+        out = m.squeeze(-1) + torch.log(torch.exp(x - m).sum(dim=-1))
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
+        x, out = ctx.saved_tensors
+        softmax = torch.exp(x - out.unsqueeze(-1))
+        return softmax * grad_output.unsqueeze(-1)  # one v per row
+
+
+print(check("08.1", LogSumExp))
+# sphinx_gallery_start_ignore
+assert check("08.1", LogSumExp).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **08.2** Write a Function ``SiLU``, :math:`x \, \sigma(x)`, whose
+# backward autograd can differentiate again, so that
+# :func:`gradbook.gradcheck.check_gradgrad` passes as well as
+# :func:`gradbook.gradcheck.check_gradients`.
+
+
+class SiLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+print(check("08.2", SiLU))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 08.2</summary>
+
+
+class SiLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x * torch.sigmoid(x)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(x)  # out-of-place ops, no once_differentiable
+        return grad_output * (s + x * s * (1 - s))  # the product rule
+
+
+print(check("08.2", SiLU))
+# sphinx_gallery_start_ignore
+assert check("08.2", SiLU).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

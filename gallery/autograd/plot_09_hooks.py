@@ -301,3 +301,91 @@ assert recorder.steps == [1, 3, 5] and not recorder.attached
 # :func:`gradbook.data.make_moons`, :class:`gradbook.optim.SGD`,
 # :class:`gradbook.optim.Adam`, :func:`gradbook.plotting.plot_layer_statistics`,
 # :func:`gradbook.plotting.subplots`, :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **09.1** Write ``answer_09_1(bound)``: it returns a hook that, registered
+# with ``h.register_hook(...)``, clamps the gradient of ``h`` to
+# :math:`[-\text{bound}, \text{bound}]`, so that everything upstream of
+# ``h`` is computed from the clamped gradient.
+from gradbook.exercises import check
+
+
+def answer_09_1(bound: float):
+    raise NotImplementedError  # return a function of the gradient
+
+
+print(check("09.1", answer_09_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 09.1</summary>
+
+
+def answer_09_1(bound: float):
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        return grad.clamp(-bound, bound)  # returned: it replaces the gradient
+
+    return hook
+
+
+print(check("09.1", answer_09_1))
+# sphinx_gallery_start_ignore
+assert check("09.1", answer_09_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **09.2** Write ``answer_09_2(model, X, y)``: hang a full backward hook
+# on every ``nn.Linear`` of the model, run one backward pass of
+# ``F.mse_loss(model(X), y)``, and return the norms of
+# :math:`\partial L / \partial (\text{each layer's output})`, first layer
+# first, as a list of floats. Remove the hooks before returning.
+import torch.nn.functional as F
+
+
+def answer_09_2(model, X, y) -> list:
+    raise NotImplementedError
+
+
+print(check("09.2", answer_09_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 09.2</summary>
+
+
+def answer_09_2(model, X, y) -> list:
+    norms = []
+
+    def hook(module, grad_input, grad_output):
+        norms.append(grad_output[0].norm().item())
+
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    handles = [m.register_full_backward_hook(hook) for m in linears]
+    F.mse_loss(model(X), y).backward()
+    for handle in handles:
+        handle.remove()
+    return norms[::-1]  # backward reaches the last layer first
+
+
+print(check("09.2", answer_09_2))
+# sphinx_gallery_start_ignore
+assert check("09.2", answer_09_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

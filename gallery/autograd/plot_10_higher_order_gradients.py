@@ -311,3 +311,115 @@ ax = plot_contour_with_paths(
 # :func:`gradbook.plotting.plot_lines`,
 # :func:`gradbook.plotting.plot_contour_with_paths`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **10.1** Write ``answer_10_1(f, x)``: the second derivative
+# :math:`f''(x)` of an element-wise function ``f`` at every entry of ``x``,
+# by autograd. The checker tries ``tanh``, ``sin`` and :math:`x^3`.
+from gradbook.exercises import check
+
+
+def answer_10_1(f, x: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError  # differentiate the derivative
+
+
+print(check("10.1", answer_10_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 10.1</summary>
+
+
+def answer_10_1(f, x: torch.Tensor) -> torch.Tensor:
+    x = x.detach().requires_grad_()
+    (d1,) = torch.autograd.grad(f(x).sum(), x, create_graph=True)  # a graph
+    (d2,) = torch.autograd.grad(d1.sum(), x)  # entries are independent
+    return d2
+
+
+print(check("10.1", answer_10_1))
+# sphinx_gallery_start_ignore
+assert check("10.1", answer_10_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **10.2** Write ``answer_10_2(f, x, v)``: the Hessian-vector product
+# :math:`H(\vx) \vv` of a scalar function ``f``, by two backward passes
+# and without forming :math:`H`.
+
+
+def answer_10_2(f, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError
+
+
+print(check("10.2", answer_10_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 10.2</summary>
+
+
+def answer_10_2(f, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    x = x.detach().requires_grad_()
+    (g,) = torch.autograd.grad(f(x), x, create_graph=True)
+    (Hv,) = torch.autograd.grad(g, x, grad_outputs=v)  # d(g . v)/dx
+    return Hv
+
+
+print(check("10.2", answer_10_2))
+# sphinx_gallery_start_ignore
+assert check("10.2", answer_10_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **10.3** Write ``answer_10_3(f, x)``: one step of Newton's method,
+# :math:`\vx - H(\vx)^{-1} \grad f(\vx)`, with the Hessian from
+# :func:`torch.autograd.functional.hessian`. On a quadratic it must land
+# on the minimum.
+
+
+def answer_10_3(f, x: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError
+
+
+print(check("10.3", answer_10_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 10.3</summary>
+
+
+def answer_10_3(f, x: torch.Tensor) -> torch.Tensor:
+    H = torch.autograd.functional.hessian(f, x)  # (n, n)
+    x_leaf = x.detach().requires_grad_()
+    (g,) = torch.autograd.grad(f(x_leaf), x_leaf)  # (n,)
+    return x - torch.linalg.solve(H, g)  # solve H p = g: no inverse
+
+
+print(check("10.3", answer_10_3))
+# sphinx_gallery_start_ignore
+assert check("10.3", answer_10_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

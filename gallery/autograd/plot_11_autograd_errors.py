@@ -418,3 +418,144 @@ assert torch.from_numpy(data).dtype == torch.float64
 #
 # API used here: :func:`gradbook.plotting.plot_lines`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Each starter below raises one of this page's errors. Fix it, run it, and
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **11.1** ``answer_11_1(w)`` should return ``w.grad`` after two training
+# steps that each backpropagate :math:`3 e^w` (a scalar ``w``), the two
+# gradients accumulated.
+from gradbook.exercises import check
+
+
+def answer_11_1(w: torch.Tensor) -> torch.Tensor:
+    h = w.exp()
+    for _ in range(2):
+        (3 * h).backward()
+    return w.grad
+
+
+print(check("11.1", answer_11_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 11.1</summary>
+
+
+def answer_11_1(w: torch.Tensor) -> torch.Tensor:
+    for _ in range(2):
+        (3 * w.exp()).backward()  # a fresh graph for every backward()
+    return w.grad
+
+
+print(check("11.1", answer_11_1))
+# sphinx_gallery_start_ignore
+assert check("11.1", answer_11_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **11.2** ``answer_11_2(x)`` should return ``x.grad`` of
+# :math:`\sum_i 2 \sigma(x_i)`.
+
+
+def answer_11_2(x: torch.Tensor) -> torch.Tensor:
+    y = x.sigmoid()
+    y *= 2
+    y.sum().backward()
+    return x.grad
+
+
+print(check("11.2", answer_11_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 11.2</summary>
+
+
+def answer_11_2(x: torch.Tensor) -> torch.Tensor:
+    y = x.sigmoid() * 2  # a new tensor: sigmoid's saved output is untouched
+    y.sum().backward()
+    return x.grad
+
+
+print(check("11.2", answer_11_2))
+# sphinx_gallery_start_ignore
+assert check("11.2", answer_11_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **11.3** ``answer_11_3(layer, data)`` should return the output of a
+# float32 ``nn.Linear`` for ``data``, a float64 NumPy array.
+
+
+def answer_11_3(layer: nn.Linear, data: np.ndarray) -> torch.Tensor:
+    return layer(torch.from_numpy(data))
+
+
+print(check("11.3", answer_11_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 11.3</summary>
+
+
+def answer_11_3(layer: nn.Linear, data: np.ndarray) -> torch.Tensor:
+    return layer(torch.as_tensor(data, dtype=torch.float32))  # the data's
+
+
+print(check("11.3", answer_11_3))
+# sphinx_gallery_start_ignore
+assert check("11.3", answer_11_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **11.4** ``answer_11_4(logits, labels)`` should return the cross-entropy
+# of the logits for class labels that a data file gave as a column of
+# floats, shape (N, 1).
+
+
+def answer_11_4(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, labels)
+
+
+print(check("11.4", answer_11_4))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 11.4</summary>
+
+
+def answer_11_4(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, labels.squeeze(1).long())  # (N,) indices
+
+
+print(check("11.4", answer_11_4))
+# sphinx_gallery_start_ignore
+assert check("11.4", answer_11_4).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

@@ -218,3 +218,104 @@ assert 1e-4 < xav[-1] / xav[0] < 1e-2
 #
 # API used here: :class:`gradbook.models.MLP`, :func:`gradbook.models.init_weights`,
 # :func:`gradbook.plotting.plot_layer_statistics`, :func:`gradbook.plotting.subplots`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **12.1** Write a linear layer's forward pass for a batch,
+# ``answer_12_1(X, W, b)``, with ``W`` stored as ``nn.Linear`` stores it,
+# (d_out, d_in). The checker compares it with
+# :func:`torch.nn.functional.linear`.
+from gradbook.exercises import check
+
+
+def answer_12_1(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor):
+    raise NotImplementedError  # (N, d_out)
+
+
+print(check("12.1", answer_12_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 12.1</summary>
+
+
+def answer_12_1(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor):
+    return X @ W.T + b  # (N, d_in) @ (d_in, d_out), b on every row
+
+
+print(check("12.1", answer_12_1))
+# sphinx_gallery_start_ignore
+assert check("12.1", answer_12_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **12.2** Write He initialisation: ``answer_12_2(d_out, d_in)`` returns a
+# random weight of shape (d_out, d_in), drawn from a normal distribution
+# with mean 0 and the variance that keeps a ReLU network's activations at
+# a steady size. The checker measures mean, variance and shape on large
+# layers.
+import math
+
+
+def answer_12_2(d_out: int, d_in: int) -> torch.Tensor:
+    raise NotImplementedError
+
+
+print(check("12.2", answer_12_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 12.2</summary>
+
+
+def answer_12_2(d_out: int, d_in: int) -> torch.Tensor:
+    return torch.randn(d_out, d_in) * math.sqrt(2 / d_in)  # Var = 2 / d_in
+
+
+print(check("12.2", answer_12_2))
+# sphinx_gallery_start_ignore
+assert check("12.2", answer_12_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **12.3** From the variance calculation on this page: by what factor does
+# the activation variance change from one layer to the next in a ReLU
+# network of square layers with Xavier weights? Give a number.
+
+answer_12_3 = None  # a factor, e.g. 2.0
+
+print(check("12.3", answer_12_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 12.3</summary>
+
+# d_in * sigma_w^2 * 1/2 = d * (1 / d) * 1/2: ReLU keeps half the moment.
+answer_12_3 = 0.5
+
+print(check("12.3", answer_12_3))
+# sphinx_gallery_start_ignore
+assert check("12.3", answer_12_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

@@ -331,3 +331,109 @@ assert max(relu) / min(relu) < 4.0
 # API used here: :class:`gradbook.models.MLP`,
 # :func:`gradbook.plotting.plot_function_and_derivative`,
 # :func:`gradbook.plotting.plot_layer_statistics`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **13.1** Write tanh's backward by hand: ``answer_13_1(x, grad_output)``
+# returns :math:`\partial L / \partial x` for :math:`y = \tanh(x)` and the
+# upstream gradient :math:`\partial L / \partial y` = ``grad_output``. The
+# checker compares it with autograd, tensor by tensor.
+from gradbook.exercises import check
+
+
+def answer_13_1(x: torch.Tensor, grad_output: torch.Tensor):
+    raise NotImplementedError
+
+
+print(check("13.1", answer_13_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 13.1</summary>
+
+
+def answer_13_1(x: torch.Tensor, grad_output: torch.Tensor):
+    return grad_output * (1 - torch.tanh(x) ** 2)  # upstream times tanh'
+
+
+print(check("13.1", answer_13_1))
+# sphinx_gallery_start_ignore
+assert check("13.1", answer_13_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **13.2** Write ``answer_13_2(x)``, the derivative of
+# :math:`\mathrm{GELU}(x) = x \, \Phi(x)` at every entry of ``x``, from
+# :math:`\Phi` and :math:`\varphi` (``normal.cdf`` and
+# ``normal.log_prob(x).exp()`` of the ``normal`` above).
+
+
+def answer_13_2(x: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError
+
+
+print(check("13.2", answer_13_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 13.2</summary>
+
+
+def answer_13_2(x: torch.Tensor) -> torch.Tensor:
+    # the product rule on x * Phi(x): Phi(x) + x * phi(x)
+    return normal.cdf(x) + x * normal.log_prob(x).exp()
+
+
+print(check("13.2", answer_13_2))
+# sphinx_gallery_start_ignore
+assert check("13.2", answer_13_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **13.3** Write Leaky ReLU's backward, ``answer_13_3(x, grad_output,
+# alpha)``, with the slope PyTorch uses at :math:`x = 0` (the checker's
+# inputs include exact zeros).
+
+
+def answer_13_3(x: torch.Tensor, grad_output: torch.Tensor, alpha: float):
+    raise NotImplementedError
+
+
+print(check("13.3", answer_13_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 13.3</summary>
+
+
+def answer_13_3(x: torch.Tensor, grad_output: torch.Tensor, alpha: float):
+    slope = torch.where(x > 0, 1.0, alpha)  # alpha at x = 0, as PyTorch
+    return grad_output * slope
+
+
+print(check("13.3", answer_13_3))
+# sphinx_gallery_start_ignore
+assert check("13.3", answer_13_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

@@ -304,3 +304,124 @@ torch.testing.assert_close(stacked_1d, single_1d)
 # API used here: :class:`gradbook.models.SimpleNet`,
 # :func:`gradbook.models.count_parameters`, :func:`gradbook.plotting.plot_lines`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **14.1** Write a module ``ResidualBlock(d)`` with two layers
+# ``linear1`` and ``linear2``, each ``nn.Linear(d, d)``, whose forward is
+# :math:`\vx + \mathrm{linear2}(\mathrm{ReLU}(\mathrm{linear1}(\vx)))`. The
+# checker builds it, loads weights into it by name and compares outputs.
+from gradbook.exercises import check
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()
+        raise NotImplementedError  # the two layers, as attributes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+print(check("14.1", ResidualBlock))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 14.1</summary>
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()  # first: it sets up the registries
+        self.linear1 = nn.Linear(d, d)
+        self.linear2 = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.linear2(torch.relu(self.linear1(x)))  # the skip
+
+
+print(check("14.1", ResidualBlock))
+# sphinx_gallery_start_ignore
+assert check("14.1", ResidualBlock).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **14.2** Write ``answer_14_2(model)`` that freezes a network for
+# fine-tuning: every parameter stops requiring gradients except those of
+# its last ``nn.Linear``. The checker counts the trainable parameters of
+# two :class:`gradbook.models.MLP` networks.
+
+
+def answer_14_2(model: nn.Module) -> None:
+    raise NotImplementedError
+
+
+print(check("14.2", answer_14_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 14.2</summary>
+
+
+def answer_14_2(model: nn.Module) -> None:
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    model.requires_grad_(False)  # every parameter
+    linears[-1].requires_grad_(True)  # but the last layer's
+
+
+print(check("14.2", answer_14_2))
+# sphinx_gallery_start_ignore
+assert check("14.2", answer_14_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **14.3** Write ``answer_14_3(first, second)``: one ``nn.Linear`` that
+# computes ``second(first(x))`` for two linear layers, as the cell on
+# stacked layers did for SimpleNet's.
+
+
+def answer_14_3(first: nn.Linear, second: nn.Linear) -> nn.Linear:
+    raise NotImplementedError
+
+
+print(check("14.3", answer_14_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 14.3</summary>
+
+
+def answer_14_3(first: nn.Linear, second: nn.Linear) -> nn.Linear:
+    one = nn.Linear(first.in_features, second.out_features)
+    with torch.no_grad():
+        one.weight.copy_(second.weight @ first.weight)  # W2 W1
+        one.bias.copy_(second.weight @ first.bias + second.bias)  # W2 b1 + b2
+    return one
+
+
+print(check("14.3", answer_14_3))
+# sphinx_gallery_start_ignore
+assert check("14.3", answer_14_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

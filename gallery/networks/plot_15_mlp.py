@@ -292,3 +292,79 @@ for ax in (ax_mlp, ax_linear):
 # :func:`gradbook.graph.draw_autograd_graph`, :func:`gradbook.data.make_spirals`,
 # :func:`gradbook.train.fit`, :func:`gradbook.plotting.plot_decision_boundary`. The
 # affine maps behind each layer are on :doc:`/theory/foundations`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **15.1** Write ``answer_15_1(sizes)``: the number of parameters of a
+# fully connected network with layer sizes ``sizes`` (``[4, 10, 3]`` is
+# SimpleNet), from the formula, without building the network.
+from gradbook.exercises import check
+
+
+def answer_15_1(sizes: list) -> int:
+    raise NotImplementedError
+
+
+print(check("15.1", answer_15_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 15.1</summary>
+
+
+def answer_15_1(sizes: list) -> int:
+    pairs = zip(sizes[:-1], sizes[1:], strict=True)  # (d_in, d_out) a layer
+    return sum(d_in * d_out + d_out for d_in, d_out in pairs)
+
+
+print(check("15.1", answer_15_1))
+# sphinx_gallery_start_ignore
+assert check("15.1", answer_15_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **15.2** Write ``answer_15_2(X, weights, biases)``: the output of the
+# MLP whose layers have those weights (each (d_out, d_in)) and biases,
+# with a ReLU between the layers and none after the last.
+
+
+def answer_15_2(X: torch.Tensor, weights: list, biases: list):
+    raise NotImplementedError
+
+
+print(check("15.2", answer_15_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 15.2</summary>
+
+
+def answer_15_2(X: torch.Tensor, weights: list, biases: list):
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        X = X @ W.T + b  # (N, d_out)
+        if i < len(weights) - 1:  # the last layer gives the scores
+            X = torch.relu(X)
+    return X
+
+
+print(check("15.2", answer_15_2))
+# sphinx_gallery_start_ignore
+assert check("15.2", answer_15_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

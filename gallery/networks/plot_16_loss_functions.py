@@ -290,3 +290,112 @@ torch.testing.assert_close(g_mse, -3 * p_of(wrong) * (1 - p_of(wrong)) ** 2)
 #
 # API used here: :func:`gradbook.gradcheck.check_gradients`,
 # :func:`gradbook.plotting.plot_function_and_derivative`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **16.1** Write the backward of the mean softmax cross-entropy by hand:
+# ``answer_16_1(logits, labels)`` returns
+# :math:`\partial L / \partial z` for ``F.cross_entropy(logits, labels)``.
+# The checker compares it with autograd, for several batch sizes.
+from gradbook.exercises import check
+
+
+def answer_16_1(logits: torch.Tensor, labels: torch.Tensor):
+    raise NotImplementedError  # (N, K)
+
+
+print(check("16.1", answer_16_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 16.1</summary>
+
+
+def answer_16_1(logits: torch.Tensor, labels: torch.Tensor):
+    p = logits.softmax(dim=1)  # (N, K)
+    onehot = F.one_hot(labels, logits.shape[1]).to(p.dtype)  # (N, K)
+    return (p - onehot) / len(labels)  # the mean divides by N
+
+
+print(check("16.1", answer_16_1))
+# sphinx_gallery_start_ignore
+assert check("16.1", answer_16_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **16.2** Write ``answer_16_2(logits, labels)``, the mean cross-entropy
+# itself, with the log-sum-exp trick so that it stays finite for logits of
+# 1000.
+
+
+def answer_16_2(logits: torch.Tensor, labels: torch.Tensor):
+    raise NotImplementedError
+
+
+print(check("16.2", answer_16_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 16.2</summary>
+
+
+def answer_16_2(logits: torch.Tensor, labels: torch.Tensor):
+    m = logits.max(dim=1, keepdim=True).values  # (N, 1)
+    log_sum = torch.log(torch.exp(logits - m).sum(dim=1, keepdim=True))
+    log_p = logits - m - log_sum  # (N, K), every exponent <= 0
+    return -log_p[torch.arange(len(labels)), labels].mean()
+
+
+print(check("16.2", answer_16_2))
+# sphinx_gallery_start_ignore
+assert check("16.2", answer_16_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **16.3** Write the backward of ``nn.MSELoss()`` by hand:
+# ``answer_16_3(prediction, target)`` returns
+# :math:`\partial L / \partial \hat y`, for predictions of any shape.
+
+
+def answer_16_3(prediction: torch.Tensor, target: torch.Tensor):
+    raise NotImplementedError
+
+
+print(check("16.3", answer_16_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 16.3</summary>
+
+
+def answer_16_3(prediction: torch.Tensor, target: torch.Tensor):
+    # the mean runs over every element, not only over the rows
+    return 2 * (prediction - target) / prediction.numel()
+
+
+print(check("16.3", answer_16_3))
+# sphinx_gallery_start_ignore
+assert check("16.3", answer_16_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

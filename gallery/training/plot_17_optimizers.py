@@ -538,3 +538,115 @@ anim = FuncAnimation(fig, draw_step, frames=frames, interval=400)
 # :class:`gradbook.optim.Adam`, :class:`gradbook.optim.AdamW`,
 # :func:`gradbook.data.make_regression`, :func:`gradbook.plotting.plot_contour_with_paths`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# Each exercise writes one optimizer step as a function of the parameters
+# ``theta``, the gradient ``g``, the optimizer's state and the step number
+# ``t`` (from 1), and returns the new parameters and state. The checker
+# runs it for 8 steps on an ill-conditioned quadratic and compares every
+# iterate with :mod:`torch.optim`.
+#
+# **17.1** Adam, with ``lr=0.1``, ``betas=(0.9, 0.999)``, ``eps=1e-8``:
+# ``answer_17_1(theta, g, m, v, t)`` returns ``(theta, m, v)``.
+from gradbook.exercises import check
+
+
+def answer_17_1(theta, g, m, v, t):
+    raise NotImplementedError  # return theta, m, v
+
+
+print(check("17.1", answer_17_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 17.1</summary>
+
+
+def answer_17_1(theta, g, m, v, t):
+    lr, beta1, beta2, eps = 0.1, 0.9, 0.999, 1e-8
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)  # bias correction
+    return theta - lr * m_hat / (v_hat.sqrt() + eps), m, v
+
+
+print(check("17.1", answer_17_1))
+# sphinx_gallery_start_ignore
+assert check("17.1", answer_17_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **17.2** SGD with momentum, ``lr=0.03``, :math:`\mu = 0.9`, as
+# :class:`torch.optim.SGD` computes it: ``answer_17_2(theta, g, v, t)``
+# returns ``(theta, v)``.
+
+
+def answer_17_2(theta, g, v, t):
+    raise NotImplementedError  # return theta, v
+
+
+print(check("17.2", answer_17_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 17.2</summary>
+
+
+def answer_17_2(theta, g, v, t):
+    v = 0.9 * v + g  # the velocity: past gradients, decayed by mu
+    return theta - 0.03 * v, v
+
+
+print(check("17.2", answer_17_2))
+# sphinx_gallery_start_ignore
+assert check("17.2", answer_17_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **17.3** RMSprop, ``lr=0.01``, :math:`\alpha = 0.99`, ``eps=1e-8``:
+# ``answer_17_3(theta, g, s, t)`` returns ``(theta, s)``.
+
+
+def answer_17_3(theta, g, s, t):
+    raise NotImplementedError  # return theta, s
+
+
+print(check("17.3", answer_17_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 17.3</summary>
+
+
+def answer_17_3(theta, g, s, t):
+    s = 0.99 * s + 0.01 * g**2  # running mean square, no bias correction
+    return theta - 0.01 * g / (s.sqrt() + 1e-8), s
+
+
+print(check("17.3", answer_17_3))
+# sphinx_gallery_start_ignore
+assert check("17.3", answer_17_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

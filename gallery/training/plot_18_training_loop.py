@@ -280,3 +280,122 @@ assert ((X_val @ true_w - y_val) ** 2).mean() < (
 # API used here: :func:`gradbook.data.make_regression`, :func:`gradbook.train.fit`,
 # :class:`gradbook.train.History`, :func:`gradbook.plotting.plot_loss_curves`,
 # :func:`gradbook.plotting.use_style`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **18.1** This loop runs without an error and learns nothing. Find the bug
+# and fix it: ``answer_18_1`` must train as the five steps above do.
+from gradbook.exercises import check
+
+
+def answer_18_1(model, X, y, epochs, lr):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.zero_grad()
+        optimizer.step()
+    return model
+
+
+print(check("18.1", answer_18_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 18.1</summary>
+
+
+def answer_18_1(model, X, y, epochs, lr):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        loss = loss_fn(model(X), y)
+        optimizer.zero_grad()  # before backward(), not between it and step()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+print(check("18.1", answer_18_1))
+# sphinx_gallery_start_ignore
+assert check("18.1", answer_18_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **18.2** This epoch of mini-batch SGD shuffles the data in the order
+# ``torch.randperm(len(X), generator=generator)``, and its model learns
+# worse than it should. Find the bug and fix it.
+
+
+def answer_18_2(model, optimizer, X, y, batch_size, generator):
+    perm = torch.randperm(len(X), generator=generator)
+    X = X[perm]
+    for i in range(0, len(X), batch_size):
+        loss = loss_fn(model(X[i : i + batch_size]), y[i : i + batch_size])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+print(check("18.2", answer_18_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 18.2</summary>
+
+
+def answer_18_2(model, optimizer, X, y, batch_size, generator):
+    perm = torch.randperm(len(X), generator=generator)
+    X, y = X[perm], y[perm]  # one permutation for inputs and targets
+    for i in range(0, len(X), batch_size):
+        loss = loss_fn(model(X[i : i + batch_size]), y[i : i + batch_size])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+print(check("18.2", answer_18_2))
+# sphinx_gallery_start_ignore
+assert check("18.2", answer_18_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **18.3** How many optimizer steps does one epoch of
+# :func:`gradbook.train.fit` take on 100 samples with ``batch_size=32``?
+
+answer_18_3 = None  # a number of steps
+
+print(check("18.3", answer_18_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 18.3</summary>
+
+# Batches of 32, 32, 32 and a last one of 4: the last is a step too.
+answer_18_3 = 4
+
+print(check("18.3", answer_18_3))
+# sphinx_gallery_start_ignore
+assert check("18.3", answer_18_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

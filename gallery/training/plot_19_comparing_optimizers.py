@@ -496,3 +496,65 @@ ax_step.lines[1].set_linewidth(0.8)  # the noisy mini-batch curve, thinner
 # :func:`gradbook.plotting.plot_loss_curves`, :func:`gradbook.plotting.plot_lines`,
 # :func:`gradbook.plotting.plot_contour_with_paths`,
 # :func:`gradbook.plotting.plot_decision_boundary`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **19.1** How long is Adam's first step in each coordinate, with
+# ``lr=0.1``, whatever the gradient (as long as it is not 0)? Give a
+# number.
+from gradbook.exercises import check
+
+answer_19_1 = None  # the size of the step, |dw|
+
+print(check("19.1", answer_19_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 19.1</summary>
+
+# At t = 1 the bias correction gives m_hat = g and v_hat = g**2: the step is
+# lr * g / |g|, lr in every coordinate.
+answer_19_1 = 0.1
+
+print(check("19.1", answer_19_1))
+# sphinx_gallery_start_ignore
+assert check("19.1", answer_19_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **19.2** And RMSprop's first step, with ``lr=0.1`` and its default
+# :math:`\alpha = 0.99`?
+
+answer_19_2 = None  # the size of the step, |dw|
+
+print(check("19.2", answer_19_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 19.2</summary>
+
+# No bias correction: s = (1 - alpha) g**2 after one step, so the step is
+# lr |g| / sqrt((1 - alpha) g**2) = lr / sqrt(1 - alpha).
+answer_19_2 = 0.1 / (1 - 0.99) ** 0.5
+
+print(check("19.2", answer_19_2))
+# sphinx_gallery_start_ignore
+assert check("19.2", answer_19_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

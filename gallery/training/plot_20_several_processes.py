@@ -364,3 +364,108 @@ assert t["compute"][-1] > 3 * t["compute"][0]  # measured: about 20 times
 # :class:`gradbook.train.History`, :func:`gradbook.checkpoint.save_checkpoint`,
 # :func:`gradbook.checkpoint.load_checkpoint`, :class:`gradbook.models.MLP`,
 # :func:`gradbook.plotting.plot_loss_curves`, :func:`gradbook.plotting.plot_lines`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise. None of them starts a
+# process: the sampler and the all-reduce are computed here, on one.
+#
+# **20.1** Write ``answer_20_1(n, rank, world_size)``: the list of sample
+# indices that ``DistributedSampler`` (with ``shuffle=False``) gives rank
+# ``rank`` of ``world_size`` processes, for a data set of ``n`` samples,
+# without calling it. ``n`` need not be a multiple of ``world_size``.
+from gradbook.exercises import check
+
+
+def answer_20_1(n: int, rank: int, world_size: int) -> list:
+    raise NotImplementedError
+
+
+print(check("20.1", answer_20_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 20.1</summary>
+
+
+def answer_20_1(n: int, rank: int, world_size: int) -> list:
+    per_rank = -(-n // world_size)  # ceil(n / world_size) samples on each
+    padded = list(range(n)) * 2  # the padding repeats the first indices
+    return padded[rank : per_rank * world_size : world_size]  # dealt in turn
+
+
+print(check("20.1", answer_20_1))
+# sphinx_gallery_start_ignore
+assert check("20.1", answer_20_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **20.2** Each rank computes the gradient of the mean loss of its own
+# shard. Write ``answer_20_2(grads)``: from the list of the ranks'
+# gradients, the gradient that every rank holds after DDP's all-reduce.
+# With equal shards it is the full-batch gradient, which the checker
+# compares it with.
+
+
+def answer_20_2(grads: list) -> torch.Tensor:
+    raise NotImplementedError
+
+
+print(check("20.2", answer_20_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 20.2</summary>
+
+
+def answer_20_2(grads: list) -> torch.Tensor:
+    total = torch.stack(grads).sum(dim=0)  # what all_reduce(SUM) gives
+    return total / len(grads)  # divided by the world size
+
+
+print(check("20.2", answer_20_2))
+# sphinx_gallery_start_ignore
+assert check("20.2", answer_20_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **20.3** :func:`gradbook.train.fit` runs on 3 processes with
+# ``batch_size=8`` on 100 samples. How many optimizer steps does one epoch
+# take?
+
+answer_20_3 = None  # a number of steps
+
+print(check("20.3", answer_20_3))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 20.3</summary>
+
+# The sampler pads 100 to 102, so each rank gets 34 samples; taken 8 at a
+# time, that is 4 full batches and a last one of 2: 5 steps.
+answer_20_3 = 5
+
+print(check("20.3", answer_20_3))
+# sphinx_gallery_start_ignore
+assert check("20.3", answer_20_3).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>

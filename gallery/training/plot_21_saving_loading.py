@@ -402,3 +402,83 @@ assert not folder.exists()
 # :func:`gradbook.train.fit`, :class:`gradbook.train.Callback`,
 # :func:`gradbook.data.make_moons`,
 # :func:`gradbook.plotting.plot_lines`.
+
+
+# %%
+# Exercises
+# ---------
+# Write your answer in each starter cell and run it:
+# :func:`gradbook.exercises.check` says what is right, what is wrong and
+# why. The solutions are folded under each exercise.
+#
+# **21.1** Write ``answer_21_1(path, model, optimizer, epoch)`` that saves
+# what resuming training needs, as one dictionary with the keys
+# ``"model"``, ``"optimizer"`` and ``"epoch"``, in a file that
+# ``torch.load(path, weights_only=True)`` accepts.
+from gradbook.exercises import check
+
+
+def answer_21_1(path, model, optimizer, epoch: int) -> None:
+    raise NotImplementedError
+
+
+print(check("21.1", answer_21_1))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 21.1</summary>
+
+
+def answer_21_1(path, model, optimizer, epoch: int) -> None:
+    state = {
+        "model": model.state_dict(),  # tensors by name
+        "optimizer": optimizer.state_dict(),  # Adam's m, v and step count
+        "epoch": epoch,
+    }
+    torch.save(state, path)
+
+
+print(check("21.1", answer_21_1))
+# sphinx_gallery_start_ignore
+assert check("21.1", answer_21_1).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
+#
+# **21.2** Write ``answer_21_2(path, model, optimizer)`` that loads such a
+# file into the model and the optimizer it is given, safely, and returns
+# the epoch it holds.
+
+
+def answer_21_2(path, model, optimizer) -> int:
+    raise NotImplementedError
+
+
+print(check("21.2", answer_21_2))
+
+# %%
+# .. raw:: html
+#
+#    <details><summary>Solution to 21.2</summary>
+
+
+def answer_21_2(path, model, optimizer) -> int:
+    checkpoint = torch.load(path, weights_only=True)  # tensors only
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+print(check("21.2", answer_21_2))
+# sphinx_gallery_start_ignore
+assert check("21.2", answer_21_2).ok
+# sphinx_gallery_end_ignore
+
+# %%
+# .. raw:: html
+#
+#    </details>
