@@ -11,6 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
+from gradbook_sphinx.notebooks import first_cell, site_url  # noqa: E402
 
 project = "gradbook"
 author = "the gradbook authors"
@@ -27,6 +28,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",  # [source] links: each module's code as a page of the site
     "sphinx-mathjax-offline",  # bundles MathJax 3 into _static: math typesets offline
     "sphinx_gallery.gen_gallery",
     "myst_nb",
@@ -80,12 +82,22 @@ gradbook_executed_pages = "theory/*.md"
 autosummary_generate = False  # API pages are written by hand (see api/); no import at start-up
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
+# A method without a docstring of its own would show its base class's: for an nn.Module's
+# forward, torch's "Should be overridden by all subclasses". Such a member is left out.
+autodoc_inherit_docstrings = False
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 napoleon_use_rtype = False
 intersphinx_mapping = {}  # no network at build time
+
+# -- where the site is published -----------------------------------------------------
+# The notebooks install gradbook's wheel from the site and link to its pages, so they
+# need its address: GRADBOOK_SITE_URL, else Read the Docs' or GitHub Pages' (see
+# gradbook_sphinx.notebooks.site_url). A local build knows none: its notebooks use
+# http://127.0.0.1:8000/, where the README serves the site.
+html_baseurl = site_url()
 
 # -- sphinx-gallery ----------------------------------------------------------------
 sphinx_gallery_conf = {
@@ -118,13 +130,19 @@ sphinx_gallery_conf = {
     "thumbnail_size": (320, 224),
     "remove_config_comments": True,
     "download_all_examples": True,
-    "first_notebook_cell": (
-        "# This notebook needs gradbook and its dependencies (torch, numpy, matplotlib,\n"
-        "# networkx, tqdm). From a clone of the gradbook repository, run once:\n"
-        "#     pip install -c constraints.txt -e .\n"
-        "%matplotlib inline"
-    ),
+    # installs gradbook's wheel from the site (gradbook_sphinx.notebooks.first_cell)
+    "first_notebook_cell": first_cell(html_baseurl, release),
+    # Text blocks become Markdown through pandoc (pypandoc-binary, in the docs extra), as
+    # Jupyter renders it: GitHub's Markdown with $-delimited math (pypandoc asks for
+    # "md"; the last --to wins). gradbook_sphinx.notebooks adds a Lua filter for Sphinx's
+    # roles, the site's macros and the heading levels of the cells.
+    "pypandoc": {"extra_args": ["--to=gfm-tex_math_gfm+tex_math_dollars", "--wrap=preserve"]},
     "promote_jupyter_magic": False,
+    # Two examples at a time (joblib's loky workers, fresh processes, each seeded and on
+    # one torch thread by reset_seeds): a cold build on 2 cores took 48 s against 66 s
+    # one at a time. Tutorial 20 opts out (sphinx_gallery_parallel = False): it starts
+    # processes of its own and times them, so it runs first, alone.
+    "parallel": 2,
 }
 
 # -- myst-nb (theory pages) ------------------------------------------------------

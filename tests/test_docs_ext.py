@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from gradbook_sphinx.api_pages import (
+    defining_file,
     definition_kinds,
     module_file,
     public_names,
     read_definitions,
+    viewcode_defining_module,
+    viewcode_source,
 )
 from gradbook_sphinx.dependencies import (
     affected_modules,
@@ -22,6 +27,8 @@ from gradbook_sphinx.dependencies import (
     uses_affected,
     with_parents,
 )
+from gradbook_sphinx.html_patches import name_sidebar_toggles
+from gradbook_sphinx.minigallery import add_minigallery
 from gradbook_sphinx.rerun import changed_modules, package_hashes
 from gradbook_sphinx.timings import timing_page
 
@@ -322,3 +329,117 @@ def test_public_names_reads_augmented_all(tmp_path):
     module = tmp_path / "m.py"
     module.write_text('__all__ = ["a", "b"]\n__all__ += ["c"]\n')
     assert public_names(module) == ["a", "b", "c"]
+
+
+def glue_app(root: Path, package: str = "pkg") -> SimpleNamespace:
+    """What the glue's event handlers read from Sphinx's ``app``, for a package in ``root``."""
+    return SimpleNamespace(
+        confdir=str(root),
+        srcdir=str(root),
+        config=SimpleNamespace(
+            gradbook_package_dir=package,
+            gradbook_package=package,
+            sphinx_gallery_conf={"backreferences_dir": "backrefs"},
+        ),
+    )
+
+
+def test_defining_file_follows_reexports_to_the_definition(reexporting_package):
+    """A re-exported name leads to the file with its def or class; a constant to none."""
+    check = reexporting_package / "check"
+    init = check / "__init__.py"
+    assert defining_file(init, "run") == check / "_api.py"
+    assert defining_file(init, "Report") == check / "_report.py"
+    assert defining_file(init, "build") == check / "_report.py"  # make_report, renamed
+    assert defining_file(init, "CheckError") == check / "_errors.py"  # via a * import
+    assert defining_file(init, "Failure") == check / "_errors.py"
+    assert defining_file(init, "LIMIT") is None
+    assert defining_file(init, "nothing") is None
+    assert defining_file(reexporting_package / "__init__.py", "run") == check / "_api.py"
+
+
+def test_viewcode_defining_module_names_the_module_of_the_definition(reexporting_package):
+    """[source] of a re-exported name, or of a method, goes to the module that defines it."""
+    app = glue_app(reexporting_package.parent)
+    assert viewcode_defining_module(app, "pkg.check", "run") == "pkg.check._api"
+    assert viewcode_defining_module(app, "pkg.check", "Report.method") == "pkg.check._report"
+    assert viewcode_defining_module(app, "pkg.check", "LIMIT") is None
+    assert viewcode_defining_module(app, "pkg.nope", "run") is None
+    assert viewcode_defining_module(app, "numpy", "pi") is None  # not ours: viewcode decides
+
+
+def test_viewcode_source_reads_the_file_without_importing_it(tmp_path):
+    """The code and its definitions' line ranges come from the file; nothing runs."""
+    source = """\
+        class Report:
+            def summary(self):
+                pass
+        def run():
+            pass
+        raise RuntimeError("importing this module is an error")
+        """
+    make_package(tmp_path, {"__init__.py": "", "api.py": source})
+    app = glue_app(tmp_path)
+    code, tags = viewcode_source(app, "pkg.api")
+    assert code == textwrap.dedent(source)
+    # (kind, first line, last line), as viewcode highlights them
+    assert tags == {
+        "Report": ("class", 1, 3),
+        "Report.summary": ("def", 2, 3),
+        "run": ("def", 4, 5),
+    }
+    assert "pkg.api" not in sys.modules
+    assert viewcode_source(app, "pkg.nope") is None
+    assert viewcode_source(app, "numpy") is None
+
+
+def test_minigallery_sits_under_a_rubric_not_a_heading(tmp_path):
+    """An object some example uses gets a rubric and its thumbnails; no section title."""
+    record = tmp_path / "backrefs" / "backreferences_all.json"
+    record.parent.mkdir()
+    record.write_text(json.dumps({"pkg.models.MLP": [["plot_01_x.py", "autograd"]]}))
+    app = glue_app(tmp_path)
+    lines = ["The docstring."]
+    add_minigallery(app, "class", "pkg.models.MLP", None, {}, lines)
+    assert lines[0] == "The docstring."
+    text = "\n".join(lines)
+    assert (
+        ".. rubric:: Examples using ``pkg.models.MLP``\n   :class: gradbook-examples-using" in text
+    )
+    assert ".. minigallery:: pkg.models.MLP" in text
+    assert ":add-heading:" not in text
+    unused = ["Another docstring."]
+    add_minigallery(app, "function", "pkg.models.count", None, {}, unused)
+    assert unused == ["Another docstring."]
+
+
+SIDEBAR = (
+    '<li class="toctree-l1 current active has-children">'
+    '<a aria-current="page" class="current reference internal" href="#">'
+    "Part 1: <code>autograd</code> &amp; more</a>"
+    '<details open="open"><summary><span class="toctree-toggle" role="presentation">'
+    '<i class="fa-solid fa-chevron-down"></i></span></summary><ul>'
+    '<li class="toctree-l2"><a class="reference internal" href="a.html">A</a></li></ul>'
+    "</details></li>"
+    '<li class="toctree-l1 has-children"><a class="reference internal" href="b.html">B</a>'
+    "<details><summary><span></span></summary><ul></ul></details></li>"
+    '<li class="toctree-l0"><details><summary><p class="caption">Part</p></summary>'
+    "</details></li>"
+)
+
+
+def test_sidebar_toggles_get_a_name_from_their_entry():
+    """Each empty show/hide button of the theme's sidebar is named after its entry's link."""
+    from bs4 import BeautifulSoup
+
+    tree = BeautifulSoup(SIDEBAR, "html.parser")
+    context = {"generate_toctree_html": lambda kind, **kwargs: tree}
+    name_sidebar_toggles(None, "page", "page.html", context, None)
+    shown = context["generate_toctree_html"]("sidebar", startdepth=1)
+    labels = [summary.get("aria-label") for summary in shown.select("summary")]
+    # the last one holds its caption's text: it has a name already
+    assert labels == ["Pages in Part 1: autograd & more", "Pages in B", None]
+    assert str(context["generate_toctree_html"]("sidebar")) == str(shown)  # once only
+    other_theme = {}
+    name_sidebar_toggles(None, "page", "page.html", other_theme, None)
+    assert other_theme == {}

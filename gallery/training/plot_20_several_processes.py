@@ -11,6 +11,8 @@ that one process reaches with 16, and see what changes with shuffling, batch siz
 checkpoints and gradient accumulation, and when a second process pays off.
 """
 
+# sphinx_gallery_parallel = False
+
 # %%
 # Data-parallel training is gradient accumulation
 # -----------------------------------------------

@@ -92,6 +92,23 @@ class SimpleNet(nn.Module):
         self.linear2 = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r"""The network's output for a batch: :math:`W_2 \, \mathrm{ReLU}(W_1 x + b_1) + b_2`.
+
+        Call the model, ``net(x)``, rather than ``net.forward(x)``: the call runs the
+        module's hooks around this method.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs, shape ``(N, input_size)``, or one input of shape
+            ``(input_size,)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(N, output_size)`` (or ``(output_size,)`` for one input): raw scores
+            (logits) or values, with no activation after the last layer.
+        """
         out = self.linear1(x)  # (N, hidden_size)
         out = self.relu(out)
         out = self.linear2(out)  # (N, output_size)
@@ -146,6 +163,23 @@ class MLP(nn.Module):
             init_weights(self, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output for a batch: ``x`` through ``self.layers`` in order.
+
+        Call the model, ``mlp(x)``, rather than ``mlp.forward(x)``: the call runs the
+        module's hooks around this method.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs, shape ``(N, sizes[0])``, or one input of shape
+            ``(sizes[0],)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(N, sizes[-1])`` (or ``(sizes[-1],)`` for one input): raw scores
+            (logits) or values, with no activation after the last layer.
+        """
         return self.layers(x)  # (N, sizes[0]) -> (N, sizes[-1])
 
     def __repr__(self) -> str:

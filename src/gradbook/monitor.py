@@ -114,7 +114,8 @@ class GradientFlowRecorder(Callback):
     >>> model = torch.nn.Linear(2, 1)
     >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
     >>> recorder = GradientFlowRecorder(opt, every=10)
-    >>> _ = fit(model, torch.nn.MSELoss(), opt, (X, y), epochs=30, callbacks=recorder)
+    >>> loss_fn = torch.nn.MSELoss()
+    >>> _ = fit(model, loss_fn, opt, (X, y), epochs=30, callbacks=recorder)
     >>> recorder.names, recorder.steps
     (['weight', 'bias'], [1, 11, 21])
     """

@@ -438,7 +438,8 @@ def fit(
     >>> X, y = make_regression(100, [2.0, 3.0])
     >>> model = torch.nn.Linear(2, 1)
     >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    >>> history = fit(model, torch.nn.MSELoss(), opt, (X, y), epochs=100, progress=False)
+    >>> loss_fn = torch.nn.MSELoss()
+    >>> history = fit(model, loss_fn, opt, (X, y), epochs=100, progress=False)
     >>> history.epochs
     100
     """

@@ -15,11 +15,19 @@ that record:
 - the gallery shows a thumbnail per tutorial, each tutorial's download links serve
   its ``.py`` and ``.ipynb``, search works offline, the animation steps;
 - pages opened straight from disk (``file://``) still load, and a few pages pass
-  the audit in dark mode too.
+  the audit in dark mode too;
+- the layout, on every landing, tutorial and theory page: at 1280 x 900 no code or
+  output block scrolls sideways; at 390 px (a phone) the page is no wider than the
+  screen, the site title is cut short with an ellipsis and the search button can be
+  seen and clicked;
+- the API pages: every class and function has a [source] link to its code, no entry
+  shows a docstring inherited from torch, and "Examples using ..." is no larger than
+  the signature it sits under.
 
 Full-page screenshots of the landing page, each tutorial and each theory page are
 saved under ``build/screenshots/`` (or ``$GRADBOOK_SCREENSHOTS``), with a summary
-of the audit in ``reader-report.json`` beside them.
+of the audit in ``reader-report.json`` beside them; so are screenshots of three pages
+at each of the two widths (``layout-1280__...``, ``layout-390__...``).
 
 Without Chromium the tests are skipped with the reason; with ``CI`` set they fail.
 """
@@ -88,6 +96,53 @@ AUDIT_JS = r"""
               .map(i => (i.getAttribute("src") || "").slice(0, 80)),
   };
 }
+"""
+
+
+# The layout at the two widths a reader brings: a laptop and a phone.
+WIDE = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# a few pages a reviewer looks at, at both widths: code with outputs, a table, theory
+LAYOUT_SHOTS = (
+    "auto_examples/autograd/plot_01_autograd_basics.html",
+    "auto_examples/autograd/plot_07_gradient_checking.html",
+    "theory/foundations.html",
+)
+
+# Every code and output block of the article (sphinx-gallery's code and "Out" blocks,
+# myst-nb's cells, literal blocks) that scrolls sideways, with its longest line.
+WIDE_BLOCKS_JS = r"""
+() => {
+  const pres = [...document.querySelectorAll(".bd-article pre")]
+    .filter(p => p.checkVisibility());
+  const overflowing = pres.filter(p => p.scrollWidth > p.clientWidth + 1).map(p => {
+    const lines = p.textContent.split("\n");
+    const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), "");
+    return {by_px: p.scrollWidth - p.clientWidth, columns: longest.length,
+            line: longest.trim().slice(0, 70)};
+  });
+  return {blocks: pres.length, overflowing};
+}
+"""
+
+
+# Each class, exception, function and method entry (attributes have no code of their
+# own), whether it links its source, and the sizes of its signature and of the
+# "Examples using" rubric under it.
+API_JS = r"""
+() => [...document.querySelectorAll("dl.py:is(.class, .exception, .function, .method)")]
+  .map(dl => {
+    const sig = dl.querySelector(":scope > dt.sig");
+    const rubric = dl.querySelector(":scope > dd > p.rubric.gradbook-examples-using");
+    const size = el => parseFloat(getComputedStyle(el).fontSize);
+    return {
+      id: sig.id,
+      source: sig.querySelector("a .viewcode-link") ? sig.querySelector("a").href : null,
+      text: dl.querySelector(":scope > dd").innerText,
+      signature_px: size(sig),
+      rubric_px: rubric ? size(rubric) : null,
+    };
+  })
 """
 
 
@@ -162,10 +217,12 @@ def browser_context():
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def open_page(context, url: str, record: PageRecord, color_scheme: str = "light"):
+def open_page(context, url: str, record: PageRecord, color_scheme: str = "light", viewport=None):
     """Open ``url`` in a new tab, logging failures, bad statuses and console errors."""
     page = context.new_page()
     page.emulate_media(color_scheme=color_scheme)
+    if viewport:
+        page.set_viewport_size(viewport)
     page.on("requestfailed", lambda r: record.failed.append(f"{r.url} ({r.failure})"))
     page.on(
         "response",
@@ -183,12 +240,23 @@ def open_page(context, url: str, record: PageRecord, color_scheme: str = "light"
 
 
 def wants_screenshot(path: str) -> bool:
-    return path == "index.html" or path.startswith(("auto_examples/plot_", "theory/"))
+    """The landing page, the tutorials (``auto_examples/<part>/plot_...``) and theory."""
+    tutorial = path.startswith("auto_examples/") and path.split("/")[-1].startswith("plot_")
+    return path == "index.html" or tutorial or path.startswith("theory/")
+
+
+def shot_name(path: str) -> str:
+    """``auto_examples/autograd/plot_01_x.html`` -> ``auto_examples__autograd__plot_01_x``."""
+    return path.removesuffix(".html").replace("/", "__")
 
 
 @pytest.fixture(scope="module")
 def reader(site, server, browser_context) -> dict[str, PageRecord]:
-    """Every page, opened once: requests, console, typesetting, accessibility, screenshots."""
+    """Every page, opened once at 1280 x 900, as the tests below read it.
+
+    Requests, console, typesetting, accessibility, the code blocks that scroll sideways,
+    and screenshots.
+    """
     from axe_playwright_python.sync_playwright import Axe
 
     axe = Axe()
@@ -199,8 +267,11 @@ def reader(site, server, browser_context) -> dict[str, PageRecord]:
         before = len(browser_context.offsite)
         page = open_page(browser_context, f"{server}/{path}", record)
         record.facts = page.evaluate(AUDIT_JS)
+        record.facts["wide"] = page.evaluate(WIDE_BLOCKS_JS)  # the context is 1280 x 900
+        if path.startswith("api/"):
+            record.facts["api"] = page.evaluate(API_JS)
         if wants_screenshot(path):
-            shot = SCREENSHOTS / (path.removesuffix(".html").replace("/", "__") + ".png")
+            shot = SCREENSHOTS / f"{shot_name(path)}.png"
             page.screenshot(path=str(shot), full_page=True)
             record.screenshot = str(shot)
         # preload=False: axe would re-fetch the stylesheets, resolving the theme's
@@ -212,6 +283,8 @@ def reader(site, server, browser_context) -> dict[str, PageRecord]:
             for v in results.response["violations"]
         ]
         record.offsite = browser_context.offsite[before:]
+        if path in LAYOUT_SHOTS:
+            layout_shot(page, WIDE["width"], path)
         page.close()
         records[path] = record
     summary = {
@@ -319,7 +392,7 @@ def test_axe_finds_no_critical_or_serious_violation(reader):
 
 def test_screenshots_are_saved(reader):
     """A full-page screenshot of the landing page and each tutorial is kept for review."""
-    for name in ["index"] + [f"auto_examples__{t}" for t in TUTORIALS]:
+    for name in ["index"] + [shot_name(f"auto_examples/{t}") for t in TUTORIALS]:
         shot = SCREENSHOTS / f"{name}.png"
         assert shot.is_file() and shot.stat().st_size > 10_000, shot
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -337,10 +410,14 @@ def test_landing_page_leads_into_the_tutorials(server, browser_context):
 
 
 def test_gallery_index_shows_a_thumbnail_per_tutorial(server, browser_context):
-    """The gallery index has one card with a loaded thumbnail for every tutorial."""
+    """The gallery index has one visible card with a loaded thumbnail for every tutorial,
+    numbered like the landing page's, and shows none of sphinx-gallery's own."""
     record = PageRecord("auto_examples/index.html")
     page = open_page(browser_context, f"{server}/auto_examples/index.html", record)
-    thumbs = page.locator(".sphx-glr-thumbcontainer img")
+    assert page.locator(".sphx-glr-thumbcontainer:visible").count() == 0
+    titles = page.locator(".gradbook-card .sd-card-title").all_inner_texts()
+    assert [t.split(".")[0] for t in titles] == [n.split("_")[1] for n in TUTORIALS]
+    thumbs = page.locator(".gradbook-card img")
     assert thumbs.count() == len(TUTORIALS)
     for i in range(thumbs.count()):
         assert thumbs.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
@@ -350,7 +427,7 @@ def test_gallery_index_shows_a_thumbnail_per_tutorial(server, browser_context):
 
 @pytest.mark.parametrize("name", TUTORIALS)
 def test_tutorial_shows_its_figures_and_serves_its_downloads(server, browser_context, name):
-    """Figures load; the download links return this tutorial's .py and a valid .ipynb."""
+    """Figures load; the download links return this tutorial's .py, a valid .ipynb, the wheel."""
     record = PageRecord(name)
     page = open_page(browser_context, f"{server}/auto_examples/{name}.html", record)
     images = page.locator("img.sphx-glr-single-img, img.sphx-glr-multi-img")
@@ -362,7 +439,9 @@ def test_tutorial_shows_its_figures_and_serves_its_downloads(server, browser_con
     hrefs = {
         Path(urlparse(h).path).suffix: h for h in links.evaluate_all("a => a.map(x => x.href)")
     }
-    assert set(hrefs) == {".py", ".ipynb", ".zip"}, hrefs
+    # the script, the notebook, both zipped, and gradbook's wheel that the notebook installs
+    assert set(hrefs) == {".py", ".ipynb", ".zip", ".whl"}, hrefs
+    assert browser_context.request.get(hrefs[".whl"]).status == 200
     script = browser_context.request.get(hrefs[".py"])
     assert script.status == 200
     source = (ROOT / "gallery" / f"{name}.py").read_text(encoding="utf-8")
@@ -385,9 +464,10 @@ def test_search_works_offline(server, browser_context):
 
 
 def test_the_animation_plays_offline(server, browser_context):
-    """Tutorial 09's optimizer race: the player's buttons have their icons and step frames."""
-    record = PageRecord("plot_09")
-    page = open_page(browser_context, f"{server}/auto_examples/plot_09_optimizers.html", record)
+    """Tutorial 17's optimizer race: the player's buttons have their icons and step frames."""
+    record = PageRecord("plot_17")
+    url = f"{server}/auto_examples/training/plot_17_optimizers.html"
+    page = open_page(browser_context, url, record)
     slider = page.locator("input.anim-slider")
     assert slider.count() == 1 and slider.input_value() == "0"
     frame = page.locator("img[id^=_anim_img]")
@@ -430,7 +510,8 @@ def test_a_missing_browser_skips_for_readers_and_fails_in_ci(monkeypatch, ci):
 
 
 @pytest.mark.parametrize(
-    "path", ["index.html", "auto_examples/plot_09_optimizers.html", "theory/foundations.html"]
+    "path",
+    ["index.html", "auto_examples/training/plot_17_optimizers.html", "theory/foundations.html"],
 )
 def test_pages_work_straight_from_disk(site, browser_context, path):
     """Opened as file:// (no server at all): styles, figures, math and the animation load."""
@@ -449,7 +530,8 @@ def test_pages_work_straight_from_disk(site, browser_context, path):
 
 
 @pytest.mark.parametrize(
-    "path", ["index.html", "auto_examples/plot_04_gradient_checking.html", "api/optim.html"]
+    "path",
+    ["index.html", "auto_examples/autograd/plot_07_gradient_checking.html", "api/optim.html"],
 )
 def test_dark_mode_passes_the_audit_too(server, browser_context, path):
     """The theme follows the reader's dark preference; axe finds nothing severe there either."""
@@ -467,3 +549,208 @@ def test_dark_mode_passes_the_audit_too(server, browser_context, path):
     page.close()
     assert not severe
     assert not (record.failed or record.bad_status or record.console_errors)
+
+
+# -- layout: the laptop and the phone ---------------------------------------------------
+# The page's width, the site title and the search button, as a phone shows them. The
+# elements that stick out past the screen's edge are named, to say what to fix.
+PHONE_JS = r"""
+() => {
+  const width = innerWidth;
+  const title = document.querySelector(".bd-header .navbar-brand .title");
+  const search = [...document.querySelectorAll(".bd-header .search-button__button")]
+    .find(b => b.checkVisibility());
+  let searchBox = null, searchHit = false;
+  if (search) {
+    const r = search.getBoundingClientRect();
+    searchBox = [r.left, r.top, r.right, r.bottom];
+    const hit = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+    searchHit = Boolean(hit) && search.contains(hit);
+  }
+  const scrolls = el => ["auto", "scroll", "hidden"].includes(getComputedStyle(el).overflowX);
+  const outside = [...document.body.querySelectorAll("*")].filter(el => {
+    if (!el.checkVisibility() || el.getBoundingClientRect().right <= width + 1) return false;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (scrolls(a)) return false;  // it scrolls inside its own box
+    }
+    return true;
+  }).map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")}`).slice(0, 5);
+  return {
+    scroll_width: document.documentElement.scrollWidth,
+    width,
+    title_cut: title.scrollWidth > title.clientWidth,
+    title_ellipsis: getComputedStyle(title).textOverflow === "ellipsis",
+    title_right: title.getBoundingClientRect().right,
+    search_box: searchBox,
+    search_hit: searchHit,
+    outside,
+  };
+}
+"""
+
+
+def reading_pages() -> list[str]:
+    """The pages a reader reads: the landing pages, every tutorial and every theory page."""
+    pages = ["index.html", "auto_examples/index.html", "theory/index.html"]
+    pages += [f"auto_examples/{t}.html" for t in TUTORIALS]
+    return pages + [f"theory/{t}.html" for t in THEORY]
+
+
+def layout_shot(page, width: int, path: str) -> None:
+    """A screenshot of the screen where the page's first code block starts."""
+    first_code = page.locator(".bd-article div.highlight").first
+    if first_code.count():
+        first_code.evaluate("el => el.scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(SCREENSHOTS / f"layout-{width}__{shot_name(path)}.png"))
+
+
+@pytest.fixture(scope="module")
+def phone(site, server, browser_context) -> dict[str, dict]:
+    """Each reading page at 390 px: what PHONE_JS measures."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    facts = {}
+    for path in reading_pages():
+        page = open_page(browser_context, f"{server}/{path}", PageRecord(path), viewport=PHONE)
+        facts[path] = page.evaluate(PHONE_JS)
+        if path in LAYOUT_SHOTS:
+            layout_shot(page, PHONE["width"], path)
+        page.close()
+    return facts
+
+
+def test_no_code_or_output_scrolls_sideways_at_1280(reader):
+    """At 1280 x 900 every code and output block of every reading page fits its column."""
+    wide = {path: reader[path].facts["wide"] for path in reading_pages()}
+    assert sum(f["blocks"] for f in wide.values()) > 100  # the check saw the code
+    overflowing = [
+        f"{path}: {o['columns']} columns, {o['by_px']} px too wide: {o['line']}"
+        for path, f in wide.items()
+        for o in f["overflowing"]
+    ]
+    assert not overflowing, "\n".join(overflowing)
+
+
+def test_the_code_column_holds_80_characters_at_1280(server, browser_context):
+    """A tutorial's code block at 1280 px is at least 80 monospace characters wide."""
+    path = f"auto_examples/{TUTORIALS[0]}.html"
+    page = open_page(browser_context, f"{server}/{path}", PageRecord(path), viewport=WIDE)
+    columns = page.locator(".bd-article div.highlight pre").first.evaluate(
+        """pre => {
+             const probe = document.createElement("span");
+             probe.textContent = "0".repeat(80);
+             pre.appendChild(probe);
+             const style = getComputedStyle(pre);
+             const inner = pre.clientWidth - parseFloat(style.paddingLeft)
+                           - parseFloat(style.paddingRight);
+             const columns = 80 * inner / probe.getBoundingClientRect().width;
+             probe.remove();
+             return columns;
+           }"""
+    )
+    page.close()
+    assert columns >= 80
+
+
+def test_no_page_is_wider_than_a_phone(phone):
+    """At 390 px no reading page scrolls sideways (code blocks scroll inside themselves)."""
+    too_wide = {
+        path: (f["scroll_width"], f["outside"])
+        for path, f in phone.items()
+        if f["scroll_width"] > f["width"]
+    }
+    assert not too_wide
+
+
+def test_the_site_title_is_cut_short_on_a_phone(phone):
+    """At 390 px the long site title ends in an ellipsis and stops before the search button."""
+    for path, f in phone.items():
+        assert f["title_cut"] and f["title_ellipsis"], path
+        assert f["search_box"] is not None, path
+        assert f["title_right"] <= f["search_box"][0], path
+
+
+def test_search_stays_reachable_on_a_phone(phone):
+    """At 390 px the search button lies inside the screen and nothing covers it."""
+    for path, f in phone.items():
+        left, top, right, bottom = f["search_box"]
+        assert 0 <= left and right <= f["width"] and 0 <= top and bottom <= PHONE["height"], path
+        assert f["search_hit"], path
+
+
+def test_the_search_button_opens_search_on_a_phone(server, browser_context):
+    """Tapping the search button at 390 px opens the search box, ready to type in."""
+    record = PageRecord("phone search")
+    path = f"auto_examples/{TUTORIALS[0]}.html"
+    page = open_page(browser_context, f"{server}/{path}", record, viewport=PHONE)
+    page.locator(".navbar-persistent--mobile .search-button__button").click()
+    field = page.locator("#pst-search-dialog input[name='q']")
+    field.wait_for(state="visible", timeout=5000)
+    field.fill("requires_grad")
+    field.press("Enter")
+    page.wait_for_url("**/search.html?q=requires_grad*")
+    page.close()
+    assert not (record.failed or record.bad_status or record.console_errors)
+
+
+def test_layout_screenshots_are_saved(reader, phone):
+    """Three pages are kept at each width, for a reader's eye on the layout."""
+    for width in (WIDE["width"], PHONE["width"]):
+        for path in LAYOUT_SHOTS:
+            shot = SCREENSHOTS / f"layout-{width}__{shot_name(path)}.png"
+            assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
+
+
+# -- API pages ----------------------------------------------------------------------------
+API_PAGES = sorted(p.stem for p in (ROOT / "docs" / "api").glob("*.rst") if p.stem != "index")
+
+
+@pytest.fixture(scope="module")
+def api_entries(reader) -> dict[str, list[dict]]:
+    """Every entry of every API page, as the browser showed it (read by ``reader``)."""
+    return {name: reader[f"api/{name}.html"].facts["api"] for name in API_PAGES}
+
+
+def test_every_api_entry_links_its_source(api_entries, browser_context):
+    """Each class, function and method has a [source] link to a page holding its code."""
+    missing = [e["id"] for found in api_entries.values() for e in found if not e["source"]]
+    assert not missing
+    links = {e["source"] for found in api_entries.values() for e in found}
+    assert len(links) > 30
+    for link in {link.split("#")[0] for link in links}:
+        assert "/_modules/gradbook/" in link, link
+        response = browser_context.request.get(link)
+        assert response.status == 200, link
+        assert "Source code for gradbook" in response.text(), link
+
+
+def test_the_source_link_lands_on_the_definition(server, browser_context):
+    """A re-exported function's [source] opens the file that defines it, at its def line."""
+    record = PageRecord("api/gradcheck.html")
+    page = open_page(browser_context, f"{server}/api/gradcheck.html", record)
+    page.locator("[id='gradbook.gradcheck.check_gradients'] a:has(.viewcode-link)").click()
+    page.wait_for_load_state("networkidle")
+    assert "/_modules/gradbook/gradcheck/" in page.url and page.url.endswith("#check_gradients")
+    assert "def check_gradients(" in page.locator("[id='check_gradients']").inner_text()
+    page.close()
+    assert not (record.failed or record.bad_status or record.console_errors)
+
+
+def test_no_api_entry_shows_a_docstring_inherited_from_torch(api_entries):
+    """nn.Module's boilerplate ("Should be overridden by all subclasses") appears nowhere."""
+    boilerplate = ("Should be overridden by all subclasses", "Define the computation performed")
+    shown = [
+        e["id"]
+        for found in api_entries.values()
+        for e in found
+        if any(text in e["text"] for text in boilerplate)
+    ]
+    assert not shown
+    forwards = [e for e in api_entries["models"] if e["id"].endswith(".forward")]
+    assert len(forwards) == 2 and all("batch" in e["text"] for e in forwards)
+
+
+def test_examples_using_is_no_larger_than_the_signature(api_entries):
+    """The "Examples using ..." rubric is set no larger than the entry's own signature."""
+    with_rubric = [e for found in api_entries.values() for e in found if e["rubric_px"]]
+    assert len(with_rubric) >= 15
+    assert not [e["id"] for e in with_rubric if e["rubric_px"] > e["signature_px"]]

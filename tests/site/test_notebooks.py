@@ -1,4 +1,4 @@
-"""Every downloadable notebook runs top to bottom with only gradbook installed.
+"""Every download runs as downloaded: the notebooks, their zip, the scripts, the wheel.
 
 sphinx-gallery turns each tutorial into a ``.ipynb`` that readers download and run
 on their own machine, far from the Sphinx build that seeded and set up the script.
@@ -12,22 +12,45 @@ leave no file behind.
 The environment is cached in build/notebook-env, keyed by pyproject.toml,
 constraints.txt and the interpreter; gradbook alone is reinstalled whenever a file
 under src/gradbook changes.
+
+The notebooks read as Jupyter shows them: Markdown with no reST left, the site's TeX
+macros defined in the notebook itself, links that reach the site's pages. And a
+reader's whole path is followed once: the built site served on 127.0.0.1, a fresh
+environment with pip and ipykernel only, a notebook downloaded from the tutorial's
+page whose own first cell installs gradbook's wheel from the site (torch and the rest
+from the registry, under constraints.txt), then run to the end; a notebook from the
+zip of all notebooks, run the same way; and a downloaded script, run with ``python``
+in an empty folder that it leaves empty.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.server
+import importlib.metadata
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+import zipfile
 from pathlib import Path
+from urllib.parse import urljoin, urlparse
 
 import pytest
+from gradbook_sphinx.notebooks import (
+    LOCAL_SITE,
+    LUA_FILTER,
+    SITE_VARIABLE,
+    site_url,
+    wheel_name,
+)
 from sitebuild import ROOT, TUTORIALS
 
 pytestmark = pytest.mark.slow
@@ -226,7 +249,8 @@ def notebook_python(tmp_path_factory) -> Path:
 
 
 def site_notebook(site, name: str) -> Path:
-    (notebook,) = (site.html / "_downloads").glob(f"*/{name}.ipynb")
+    """The notebook of tutorial ``name`` ("<part>/plot_NN_topic") among the site's downloads."""
+    (notebook,) = (site.html / "_downloads").glob(f"*/{name.split('/')[-1]}.ipynb")
     return notebook
 
 
@@ -234,7 +258,8 @@ def page_shows(site, name: str) -> tuple[int, int]:
     """How many printed-output blocks and figures (animations included) the page shows."""
     html = (site.html / "auto_examples" / f"{name}.html").read_text(encoding="utf-8")
     printed = html.count('<div class="sphx-glr-script-out')
-    figures = set(re.findall(rf'src="\.\./_images/(sphx_glr_{name}_\d{{3}}\.png)"', html))
+    stem = name.split("/")[-1]
+    figures = set(re.findall(rf'src="(?:\.\./)+_images/(sphx_glr_{stem}_\d{{3}}\.png)"', html))
     # An animation is a JavaScript player on the page, one still figure in the notebook.
     return printed, len(figures) + html.count('class="sphx-glr-animation')
 
@@ -252,8 +277,31 @@ def outputs(cell: dict, kind: str) -> list[dict]:
     return [o for o in cell.get("outputs", []) if o["output_type"] == kind]
 
 
-def execute(python: Path, notebook: Path, tmp_path: Path) -> tuple[dict, Path]:
-    """Run ``notebook`` in an empty folder; return the executed notebook and the folder."""
+def ran_cleanly(nb: dict) -> tuple[list[dict], dict]:
+    """Fail on any error or skipped cell; return the code cells and what the probe printed."""
+    *cells, probe = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for cell in [*cells, probe]:
+        for error in outputs(cell, "error"):
+            traceback = ANSI.sub("", "\n".join(error["traceback"]))
+            pytest.fail(f"cell failed:\n{''.join(cell['source'])}\n\n{traceback}", pytrace=False)
+    skipped = [c for c in cells if "".join(c["source"]).strip() and not c["execution_count"]]
+    assert not skipped, f"{len(skipped)} cells did not run"
+    return cells, json.loads("".join(outputs(probe, "stream")[0]["text"]).splitlines()[-1])
+
+
+def execute(
+    python: Path,
+    notebook: Path,
+    tmp_path: Path,
+    kernel: Path | None = None,
+    probe: str = PROBE,
+    **environ: str,
+) -> tuple[dict, Path]:
+    """Run ``notebook`` in an empty folder; return the executed notebook and the folder.
+
+    nbclient runs in ``python`` and starts the kernel of ``python``'s environment, or
+    ``kernel``'s when given. ``environ`` is added to the kernel's environment.
+    """
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     home = tmp_path / "home"
@@ -271,12 +319,21 @@ def execute(python: Path, notebook: Path, tmp_path: Path) -> tuple[dict, Path]:
         TMPDIR=str(home / "tmp"),  # torch puts a torchinductor_<user> folder there
         OMP_NUM_THREADS="1",
         PYDEVD_DISABLE_FILE_VALIDATION="1",
+        **environ,
     )
     (home / "tmp").mkdir(parents=True)
+    if kernel is not None:  # JUPYTER_PATH comes first: before the driver's own "python3"
+        env["JUPYTER_PATH"] = str(home / "jupyter-path")
+        spec = home / "jupyter-path" / "kernels" / "python3"
+        spec.mkdir(parents=True)
+        argv = [str(kernel), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        spec.joinpath("kernel.json").write_text(
+            json.dumps({"argv": argv, "display_name": "reader", "language": "python"})
+        )
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
     executed = tmp_path / "executed.ipynb"
-    cmd = [python, driver, notebook, executed, run_dir, CELL_TIMEOUT, PROBE]
+    cmd = [python, driver, notebook, executed, run_dir, CELL_TIMEOUT, probe]
     run(cmd, f"executing {notebook.name}", timeout=1800, env=env, cwd=home)
     return json.loads(executed.read_text(encoding="utf-8")), run_dir
 
@@ -290,15 +347,7 @@ def test_notebook_runs_with_only_gradbook_installed(site, notebook_python, tmp_p
 
     nb, run_dir = execute(notebook_python, notebook, tmp_path)
 
-    *cells, probe = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    for cell in [*cells, probe]:
-        for error in outputs(cell, "error"):
-            traceback = ANSI.sub("", "\n".join(error["traceback"]))
-            pytest.fail(f"cell failed:\n{''.join(cell['source'])}\n\n{traceback}", pytrace=False)
-    skipped = [c for c in cells if "".join(c["source"]).strip() and not c["execution_count"]]
-    assert not skipped, f"{len(skipped)} cells did not run"
-
-    ran = json.loads("".join(outputs(probe, "stream")[0]["text"]))
+    cells, ran = ran_cleanly(nb)
     assert Path(ran["prefix"]).resolve() == ENV.resolve(), ran  # the env's own kernel
     assert Path(ran["executable"]).parent.resolve() == notebook_python.parent.resolve(), ran
     assert Path(ran["cwd"]).resolve() == run_dir.resolve(), ran
@@ -320,3 +369,317 @@ def test_notebook_runs_with_only_gradbook_installed(site, notebook_python, tmp_p
     assert printing and images, "the notebook printed nothing or drew no figure"
     assert len(printing) == printed, "not as many cells print as the page shows outputs"
     assert len(images) == figures, "not as many figures as on the page"
+
+
+# -- the notebooks read as Markdown ----------------------------------------------------
+RELEASE = importlib.metadata.version("gradbook")  # what conf.py names the wheel after
+WHEEL = wheel_name(RELEASE)
+MACROS = runpy.run_path(str(ROOT / "docs" / "conf.py"))["mathjax3_config"]["tex"]["macros"]
+CODE = re.compile(r"^```.*?^```|`[^`\n]+`", flags=re.M | re.S)  # fences, then code spans
+RAW_REST = {  # what the whole cell must not hold (a role is code in reST's own syntax)
+    "a Sphinx role": re.compile(r":[a-z]+(:[a-z]+)?:`"),
+    "a role pandoc kept": re.compile(r"\{\.interpreted-text|role=\""),
+    "a label's name": re.compile(r"sphx_glr_"),
+    "a GitHub alert": re.compile(r"\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]"),
+    "a span of a reST role": re.compile(r"<span class="),
+}
+RAW_PROSE = {  # and what its prose, outside code, must not
+    "a reST literal": re.compile(r"``"),
+    "a directive": re.compile(r"^\s*\.\. [\w:-]+::", flags=re.M),
+    "a label": re.compile(r"^\s*\.\. _[^:]+:", flags=re.M),
+    "a reST link": re.compile(r">`_"),
+}
+
+
+def markdown_cells(site, name: str) -> list[str]:
+    nb = json.loads(site_notebook(site, name).read_text(encoding="utf-8"))
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_notebook_markdown_holds_no_rest(site, name):
+    """No Markdown cell shows a Sphinx role, a reST literal, directive, label or link raw."""
+    found = []
+    for cell in markdown_cells(site, name):
+        for text, patterns in ((cell, RAW_REST), (CODE.sub("", cell), RAW_PROSE)):
+            found += [f"{what}: {m[0]!r}" for what, r in patterns.items() for m in r.finditer(text)]
+    assert not found, found
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_notebook_headings_keep_the_page_levels(site, name):
+    """The title is the notebook's one level-1 heading; each cell's heading is one below."""
+    cells = markdown_cells(site, name)
+    headings = [re.findall(r"^(#+) ", CODE.sub("", cell), flags=re.M) for cell in cells]
+    assert headings[0][:1] == ["#"], cells[0][:200]
+    later = [level for cell in headings for level in cell][1:]
+    assert later and "#" not in later, later
+    firsts = [cell_headings[0] for cell_headings in headings[1:] if cell_headings]
+    assert set(firsts) == {"##"}, firsts
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_notebook_defines_every_macro_it_uses(site, name):
+    """Each site macro a formula uses is defined by the first Markdown cell, as MathJax reads it."""
+    cells = markdown_cells(site, name)
+    defined = set(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", cells[0]))
+    assert defined == set(MACROS), sorted(set(MACROS) ^ defined)
+    assert re.search(r"^\$(\\newcommand[^$]+)\$$", cells[0], flags=re.M), "not one $...$ line"
+    used = {m for cell in cells[1:] for m in re.findall(r"\\([A-Za-z]+)", CODE.sub("", cell))}
+    assert used & set(MACROS) <= defined
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_notebook_links_reach_pages_of_the_site(site, name):
+    """Each link a role became points at a built page of the site, and at an anchor it has."""
+    links = re.findall(r"\]\(([^)\s]+)\)", "\n".join(markdown_cells(site, name)))
+    ours = [url for url in links if url.startswith(LOCAL_SITE)]
+    for url in ours:
+        parsed = urlparse(url[len(LOCAL_SITE) :])
+        page = site.html / parsed.path
+        assert page.is_file(), url
+        if parsed.fragment:
+            assert f'id="{parsed.fragment}"' in page.read_text(encoding="utf-8"), url
+    assert all(url.startswith(("http://", "https://")) for url in links), links
+
+
+FILTER_TABLE = {
+    "labels": {"sphx_glr_x_plot_01_a.py": ["First", "https://s/x/plot_01_a.html"]},
+    "docs": {"theory/t": ["The ``t`` page", "https://s/theory/t.html"]},
+    "titles": ["A title"],
+    "marked_titles": [],
+    "macros": r"\newcommand{\R}{\mathbb{R}}",
+}
+FILTER_CASES = [  # (a text block of a tutorial, the Markdown the notebook must get)
+    ("A title\n=======\n\nText.", "# A title\n\n$\\newcommand{\\R}{\\mathbb{R}}$\n\nText.\n"),
+    ("Cell\n----\n\nText.", "## Cell\n\nText.\n"),
+    (
+        ":class:`gradbook.models.MLP` and :class:`~gradbook.models.MLP`",
+        "`gradbook.models.MLP` and `MLP`\n",
+    ),
+    (
+        ":func:`torch.autograd.grad`, :meth:`step <gradbook.optim.SGD.step>`",
+        "`torch.autograd.grad()`, `step`\n",
+    ),
+    (":ref:`sphx_glr_x_plot_01_a.py`", "[First](https://s/x/plot_01_a.html)\n"),
+    (":ref:`that one <sphx_glr_x_plot_01_a.py>`", "[that one](https://s/x/plot_01_a.html)\n"),
+    (":doc:`/theory/t`", "[The `t` page](https://s/theory/t.html)\n"),
+    (":math:`\\R^n` and ``code``", "$\\R^n$ and `code`\n"),
+    (".. note::\n\n   Look.", "> **Note**\n>\n> Look.\n"),
+    ("`cited`", "*cited*\n"),
+]
+
+
+@pytest.mark.parametrize(("rst", "markdown"), FILTER_CASES)
+def test_the_filter_turns_sphinx_markup_into_markdown(tmp_path, rst, markdown):
+    """Each Sphinx construct becomes the Markdown Jupyter shows: code, links, math, levels."""
+    pypandoc = pytest.importorskip("pypandoc")
+    lua = tmp_path / "filter.lua"
+    lua.write_text(LUA_FILTER.replace("@DATA@", json.dumps(FILTER_TABLE)), encoding="utf-8")
+    conf = runpy.run_path(str(ROOT / "docs" / "conf.py"))["sphinx_gallery_conf"]["pypandoc"]
+    out = pypandoc.convert_text(rst, to="md", format="rst", filters=[str(lua)], **conf)
+    assert out == markdown
+
+
+def test_the_filter_fails_on_a_label_it_cannot_resolve(tmp_path):
+    """A reference the notebook could not link stops the build instead of showing raw."""
+    pypandoc = pytest.importorskip("pypandoc")
+    lua = tmp_path / "filter.lua"
+    lua.write_text(LUA_FILTER.replace("@DATA@", json.dumps(FILTER_TABLE)), encoding="utf-8")
+    with pytest.raises(RuntimeError, match="cannot resolve :ref:`nowhere`"):
+        pypandoc.convert_text(":ref:`nowhere`", to="md", format="rst", filters=[str(lua)])
+
+
+def test_site_url_comes_from_the_build_environment():
+    """GRADBOOK_SITE_URL wins, then Read the Docs' canonical URL, then GitHub Pages'."""
+    rtd = "https://gradbook.readthedocs.io/en/latest/"
+    actions = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "Some-Owner/gradbook"}
+    assert site_url({}) == ""
+    assert site_url({SITE_VARIABLE: "http://127.0.0.1:9/x", "READTHEDOCS_CANONICAL_URL": rtd})
+    assert site_url({SITE_VARIABLE: "http://127.0.0.1:9/x"}) == "http://127.0.0.1:9/x/"
+    assert site_url({"READTHEDOCS_CANONICAL_URL": rtd, **actions}) == rtd
+    assert site_url(actions) == "https://some-owner.github.io/gradbook/"
+    pages = {**actions, "GITHUB_REPOSITORY": "Some-Owner/some-owner.github.io"}
+    assert site_url(pages) == "https://some-owner.github.io/"
+    assert site_url({"GITHUB_REPOSITORY": "a/b"}) == ""  # not in an Actions run
+
+
+# -- the wheel ------------------------------------------------------------------------
+def test_the_site_offers_gradbook_as_a_wheel_built_from_src(site):
+    """_downloads holds gradbook's wheel at the installed version, with src/gradbook's modules."""
+    wheel = site.html / "_downloads" / WHEEL
+    assert wheel.is_file(), sorted(p.name for p in (site.html / "_downloads").iterdir())
+    with zipfile.ZipFile(wheel) as archive:
+        modules = {n: archive.read(n) for n in archive.namelist() if n.endswith(".py")}
+        metadata = archive.read(f"gradbook-{RELEASE}.dist-info/METADATA").decode()
+    source = {
+        f"gradbook/{p.relative_to(SOURCE).as_posix()}": p.read_bytes()
+        for p in SOURCE.rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert modules == source
+    assert f"\nVersion: {RELEASE}\n" in metadata and "\nRequires-Dist: torch" in metadata
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_tutorial_download_box_links_the_wheel(site, name):
+    """The download box of the page links the wheel, and the link resolves to the file."""
+    html = (site.html / "auto_examples" / f"{name}.html").read_text(encoding="utf-8")
+    box = html[html.index('class="sphx-glr-footer') :]
+    (href,) = re.findall(r'sphx-glr-download-wheel[^>]*>\s*<p><a [^>]*href="([^"]+)"', box)
+    target = (site.html / "auto_examples" / name).parent / href
+    assert target.resolve() == (site.html / "_downloads" / WHEEL).resolve(), href
+
+
+# -- a reader's path: the served site, a fresh environment -----------------------------
+READER_NOTEBOOK = "autograd/plot_01_autograd_basics"  # prints and draws, in seconds
+ZIP_NOTEBOOK = "networks/plot_12_linear_layers"
+SCRIPT = "training/plot_21_saving_loading"  # writes files (into a temporary folder)
+READER_PROBE = (
+    "import importlib.metadata, json, os, sys, sysconfig\n"
+    "import gradbook\n"
+    'print(json.dumps({"prefix": sys.prefix, "cwd": os.getcwd(), "gradbook": gradbook.__file__,'
+    ' "version": importlib.metadata.version("gradbook"),'
+    ' "purelib": sysconfig.get_paths()["purelib"]}))'
+)
+
+
+class _Site(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site; keeps the path of each request, prints nothing."""
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def served_site(site):
+    """The built site, served on 127.0.0.1 (any free port): its root URL, with a slash."""
+    handler = lambda *a, **k: _Site(*a, directory=str(site.html), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+def download(url: str, dest: Path) -> Path:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        dest.write_bytes(response.read())
+    return dest
+
+
+def download_link(root: str, page: str, suffix: str) -> str:
+    """The absolute URL of the link ending in ``suffix`` in a page's download box."""
+    with urllib.request.urlopen(root + page, timeout=60) as response:
+        html = response.read().decode("utf-8")
+    hrefs = re.findall(r'<a [^>]*href="([^"]+)"', html[html.index('class="sphx-glr-footer') :])
+    (href,) = [h for h in hrefs if h.endswith(suffix)]
+    return urljoin(root + page, href)
+
+
+@pytest.fixture(scope="session")
+def reader_python(tmp_path_factory) -> Path:
+    """A fresh virtual environment with pip and ipykernel only, as a reader starts from."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    prefix = tmp_path_factory.mktemp("reader") / "env"
+    run([base, "-m", "venv", prefix], "python -m venv", env=clean_environ())
+    python = prefix / "bin" / "python"
+    pip_install(python, "-c", ROOT / "constraints.txt", "ipykernel")
+    for name in ("gradbook", "torch"):
+        absent = subprocess.run(
+            [python, "-c", f"import {name}"], capture_output=True, env=clean_environ()
+        )
+        assert absent.returncode != 0, f"the fresh environment already has {name}"
+    return python
+
+
+def reader_environ(root: str) -> dict[str, str]:
+    """What the kernel of a reader's run sees: the served site, and pip's usual sources."""
+    cache = os.environ.get("PIP_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pip"
+    )
+    return {
+        SITE_VARIABLE: root,  # the first cell's own override, for a test server
+        "PIP_CONSTRAINT": str(ROOT / "constraints.txt"),  # torch==2.13.0, the CPU wheel
+        "PIP_CACHE_DIR": cache,  # HOME is a fresh folder: keep the usual download cache
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        # pip reads the variable of a --no-* option inverted: "0" means --no-compile
+        # (byte-compiling torch's thousands of files would double the install's time)
+        "PIP_NO_COMPILE": "0",
+    }
+
+
+@pytest.fixture(scope="session")
+def reader_run(served_site, reader_python, tmp_path_factory):
+    """A notebook downloaded from its page on the served site, run in the fresh environment."""
+    server, root = served_site
+    tmp = tmp_path_factory.mktemp("reader-run")
+    url = download_link(root, f"auto_examples/{READER_NOTEBOOK}.html", ".ipynb")
+    notebook = download(url, tmp / Path(urlparse(url).path).name)
+    start = len(server.requests)
+    nb, run_dir = execute(
+        sys.executable, notebook, tmp, reader_python, READER_PROBE, **reader_environ(root)
+    )
+    return nb, run_dir, server.requests[start:]
+
+
+def test_a_served_notebook_installs_gradbook_by_its_first_cell_and_runs(reader_run, reader_python):
+    """The first cell fetches the wheel from the site; every cell then runs in the fresh env."""
+    nb, run_dir, requests = reader_run
+    cells, ran = ran_cleanly(nb)
+    assert f"/_downloads/{WHEEL}" in requests, requests
+    installed = "".join(o["text"] for o in outputs(cells[0], "stream"))
+    assert f"gradbook-{RELEASE}" in installed and "Successfully installed" in installed, installed
+    prefix = reader_python.parent.parent
+    assert Path(ran["prefix"]).resolve() == prefix.resolve(), ran
+    assert Path(ran["gradbook"]).is_relative_to(Path(ran["purelib"])), ran
+    assert ran["version"] == RELEASE
+    assert Path(ran["cwd"]).resolve() == run_dir.resolve(), ran
+    images = [o for c in cells for o in outputs(c, "display_data") if "image/png" in o["data"]]
+    assert images and any(outputs(c, "stream") for c in cells[1:])
+    assert not list(run_dir.iterdir()), "the notebook left files in its folder"
+
+
+def test_the_zip_of_notebooks_holds_every_one_and_they_run_the_same_way(
+    served_site, reader_run, reader_python, tmp_path
+):
+    """The gallery's zip of notebooks has every tutorial; one from it runs like the others."""
+    _, root = served_site
+    url = download_link(root, "auto_examples/index.html", "_jupyter.zip")
+    archive = download(url, tmp_path / "notebooks.zip")
+    with zipfile.ZipFile(archive) as z:
+        assert sorted(z.namelist()) == sorted(f"{name}.ipynb" for name in TUTORIALS)
+        notebook = tmp_path / "from-zip.ipynb"
+        notebook.write_bytes(z.read(f"{ZIP_NOTEBOOK}.ipynb"))
+    run_in = tmp_path / "kernel"
+    run_in.mkdir()
+    nb, run_dir = execute(
+        sys.executable, notebook, run_in, reader_python, READER_PROBE, **reader_environ(root)
+    )
+    cells, ran = ran_cleanly(nb)
+    assert Path(ran["prefix"]).resolve() == reader_python.parent.parent.resolve(), ran
+    assert any(outputs(c, "stream") for c in cells[1:])
+    assert not list(run_dir.iterdir()), "the notebook left files in its folder"
+
+
+def test_a_downloaded_script_runs_with_python_in_an_empty_folder(
+    served_site, reader_run, reader_python, tmp_path
+):
+    """``python plot_NN_....py`` in an empty folder, once the wheel is in: exit 0, no file left."""
+    _, root = served_site
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    url = download_link(root, f"auto_examples/{SCRIPT}.html", ".py")
+    script = download(url, folder / Path(urlparse(url).path).name)
+    home = tmp_path / "home"
+    (home / "tmp").mkdir(parents=True)
+    env = clean_environ(HOME=str(home), TMPDIR=str(home / "tmp"), OMP_NUM_THREADS="1")
+    proc = run([reader_python, script.name], f"python {script.name}", env=env, cwd=folder)
+    assert proc.stdout.strip(), "the script printed nothing"
+    assert sorted(p.name for p in folder.iterdir()) == [script.name]

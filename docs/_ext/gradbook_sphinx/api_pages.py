@@ -16,6 +16,13 @@ its definition, found by following the re-export to the file that defines it.
 - ``definition_kinds``: the kinds alone.
 - ``ModulePage``: the directive.
 - ``public_bases``: the "Bases:" line of a class shows public classes only.
+- ``defining_file``: the file that defines a name, through any re-exports.
+- ``viewcode_source``, ``viewcode_defining_module``: what ``sphinx.ext.viewcode`` needs
+  for the [source] links, read from the files. Left to itself viewcode imports every
+  module again at the end of each build (a rebuild that changed nothing would pay for
+  ``import torch``), and it looks for a name in the module its ``__module__`` gives:
+  ``gradbook.gradcheck`` sets that to the subpackage, whose ``__init__`` only
+  re-exports, so its entries would get no link.
 """
 
 from __future__ import annotations
@@ -24,14 +31,20 @@ import ast
 from pathlib import Path
 
 from docutils.parsers.rst import Directive
+from sphinx.pycode import ModuleAnalyzer
+
+from gradbook_sphinx.dependencies import module_name
 
 __all__ = [
     "ModulePage",
+    "defining_file",
     "definition_kinds",
     "module_file",
     "public_bases",
     "public_names",
     "read_definitions",
+    "viewcode_defining_module",
+    "viewcode_source",
 ]
 
 
@@ -210,3 +223,77 @@ def public_bases(app, name, obj, options, bases: list) -> None:
             base = base.__bases__[0]
         shown.append(base)
     bases[:] = shown
+
+
+def defining_file(module_file: Path, name: str) -> Path | None:
+    """The package file whose top level defines ``name`` (``def`` or ``class``), or None.
+
+    A name the file imports from the same package is followed to its source, through
+    any number of re-exports (``from ._api import run``, ``from .x import *``, ``as``
+    aliases). A name bound otherwise (a constant) or imported from outside gives None.
+    """
+    return _find_definition(module_file, name, set())
+
+
+def _find_definition(path: Path, name: str, seen: set[Path]) -> Path | None:
+    if path in seen:  # an import cycle
+        return None
+    seen.add(path)
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    if any(isinstance(node, definitions) and node.name == name for node in body):
+        return path
+    for node in body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        for alias in node.names:
+            if alias.name == "*" or (alias.asname or alias.name) == name:
+                source = _source_of(path, node)
+                wanted = name if alias.name == "*" else alias.name
+                found = source and _find_definition(source, wanted, seen)
+                if found:
+                    return found
+    return None
+
+
+def _package_dir(app) -> Path:
+    return Path(app.confdir, app.config.gradbook_package_dir).resolve()
+
+
+def _in_package(app, modname: str | None) -> bool:
+    package = app.config.gradbook_package
+    return bool(modname) and (modname == package or modname.startswith(package + "."))
+
+
+def viewcode_defining_module(app, modname: str, attribute: str) -> str | None:
+    """viewcode-follow-imported: the package module whose file defines ``attribute``.
+
+    ``attribute`` is the documented name inside ``modname`` (``check_gradients``, or
+    ``GradientReport.summary`` for a method, found under its class). None lets viewcode
+    ask the object's ``__module__``, as it does for other projects.
+    """
+    if not _in_package(app, modname):
+        return None
+    package_dir = _package_dir(app)
+    try:
+        path = module_file(package_dir, modname)
+    except ValueError:
+        return None
+    found = defining_file(path, attribute.split(".")[0])
+    return module_name(found, package_dir) if found else None
+
+
+def viewcode_source(app, modname: str) -> tuple[str, dict] | None:
+    """viewcode-find-source: a package module's code and its definitions' line ranges.
+
+    Read from the file (no import); None for a module outside the package.
+    """
+    if not _in_package(app, modname):
+        return None
+    try:
+        path = module_file(_package_dir(app), modname)
+    except ValueError:
+        return None
+    code = path.read_text(encoding="utf-8")
+    analyzer = ModuleAnalyzer.for_string(code, modname, str(path))
+    return code, analyzer.find_tags()

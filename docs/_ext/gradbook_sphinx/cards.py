@@ -37,7 +37,7 @@ def tutorial_summary(path: Path) -> tuple[str, str]:
 def part_title(folder: Path) -> str:
     """The title of a sub-gallery: the first heading of its ``GALLERY_HEADER.rst``."""
     lines = (folder / "GALLERY_HEADER.rst").read_text(encoding="utf-8").splitlines()
-    for text, underline in zip(lines, lines[1:]):
+    for text, underline in zip(lines, lines[1:], strict=False):  # each line and the next
         if text.strip() and underline.strip() and set(underline.strip()) <= set("=-~^"):
             return text.strip()
     return folder.name
@@ -66,7 +66,7 @@ def _grid(env, folder: Path, rel_gallery: str) -> list[str]:
     scripts = [s for s in sorted(folder.glob("*.py")) if pattern.search("/" + s.name)]
     if not scripts:
         return []
-    lines = ["", ".. grid:: 1 2 3 3", "   :gutter: 3", ""]
+    lines = ["", ".. grid:: 1 2 3 3", "   :gutter: 3", "   :class-container: gradbook-cards", ""]
     for script in scripts:
         env.note_dependency(str(script))
         lines += _card(script, rel_gallery)
@@ -76,8 +76,11 @@ def _grid(env, folder: Path, rel_gallery: str) -> list[str]:
 class TutorialCards(Directive):
     """``.. gradbook-tutorial-cards:: [part]``: grids of the gallery's tutorials.
 
-    With no argument, every part of the gallery, each under its title; with the name
-    of a sub-gallery folder (``autograd``), that part's grid alone.
+    With no argument, every part of the gallery, each under its title (the landing
+    page); with the name of a sub-gallery folder (``autograd``), that part's grid alone
+    (its ``GALLERY_HEADER.rst``, so the gallery index shows the landing page's cards;
+    gradbook.css hides sphinx-gallery's own thumbnails after them, which carry no
+    number and no summary).
     """
 
     optional_arguments = 1
@@ -87,7 +90,8 @@ class TutorialCards(Directive):
         lines: list[str] = []
         for examples_dir, gallery_dir in gallery_pairs(env.app):
             rel = gallery_dir.relative_to(Path(env.srcdir)).as_posix()
-            parts = sorted(p for p in examples_dir.iterdir() if (p / "GALLERY_HEADER.rst").is_file())
+            headers = sorted(examples_dir.glob("*/GALLERY_HEADER.rst"))
+            parts = [header.parent for header in headers]
             if self.arguments:
                 parts = [p for p in parts if p.name == self.arguments[0]]
                 if not parts:

@@ -5,7 +5,7 @@ sphinx-gallery records which examples use which object in
 the thumbnails of those examples.
 
 - ``add_minigallery`` (autodoc-process-docstring): appends a ``minigallery`` to the
-  entry of every package object that some example uses.
+  entry of every package object that some example uses, under a rubric.
 - ``note_backreference_dependency`` (source-read): API pages are re-read when that
   record changes, so a tutorial that starts using an object shows up on its page.
 """
@@ -34,7 +34,20 @@ def add_minigallery(app, what, name, obj, options, lines):
         return
     used = json.loads(record.read_text() or "{}")
     if name in used:
-        lines.extend(["", f".. minigallery:: {name}", "   :add-heading:", ""])
+        # A rubric, not the directive's :add-heading:, which makes a section title: inside
+        # an API entry that became an <h2>, larger than the entry's own signature and
+        # listed in the page's outline. A rubric is styled like the entry's "Examples"
+        # (its class keeps the name on the same line: see gradbook.css).
+        lines.extend(
+            [
+                "",
+                f".. rubric:: Examples using ``{name}``",
+                "   :class: gradbook-examples-using",
+                "",
+                f".. minigallery:: {name}",
+                "",
+            ]
+        )
 
 
 def note_backreference_dependency(app, docname, source):

@@ -23,13 +23,13 @@ _THUMBNAIL = re.compile(r"sphx_glr_(?P<stem>[^/]+)_thumb\.(png|svg|gif|jpg)$")
 
 def describe_thumbnails(app, doctree, docname):
     """doctree-resolved: name the tutorial in each thumbnail's alt text."""
-    galleries = gallery_docnames(app)
+    galleries = tuple(g + "/" for g in gallery_docnames(app))
+    # a tutorial's page, by file stem: auto_examples/<stem> or, in a sub-gallery (a part
+    # of the site), auto_examples/<part>/<stem>
+    pages = {name.rsplit("/", 1)[-1]: name for name in app.env.titles if name.startswith(galleries)}
     for image in doctree.findall(nodes.image):
         match = _THUMBNAIL.search(image.get("uri", ""))
-        if not match or image.get("alt"):
+        if not match or image.get("alt") or match["stem"] not in pages:
             continue
-        for gallery in galleries:
-            title = app.env.titles.get(f"{gallery}/{match['stem']}")
-            if title is not None:
-                image["alt"] = f"Thumbnail of the tutorial: {title.astext()}"
-                break
+        title = app.env.titles[pages[match["stem"]]].astext()
+        image["alt"] = f"Thumbnail of the tutorial: {title}"
