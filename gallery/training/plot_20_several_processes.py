@@ -11,8 +11,6 @@ that one process reaches with 16, and see what changes with shuffling, batch siz
 checkpoints and gradient accumulation, and when a second process pays off.
 """
 
-# sphinx_gallery_parallel = False
-
 # %%
 # Data-parallel training is gradient accumulation
 # -----------------------------------------------
@@ -42,6 +40,7 @@ torch.manual_seed(0)
 model = MLP([2, 16, 1], activation="tanh").double()
 loss_fn = nn.MSELoss()
 print(model)
+# sphinx_gallery_parallel = False
 
 # %%
 # The all-reduce, on a gradient
