@@ -282,6 +282,7 @@ assert grads[0]["syncs"] == {"without no_sync": 2, "with no_sync": 1}
 # ``benchmarks/fit_distributed.py`` measures ``fit`` itself, on a larger MLP.
 from gradbook.distributed import time_ddp_steps
 from gradbook.plotting import plot_lines, subplots
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 per_rank = [16, 64, 256, 1024]
 t = launch(time_ddp_steps, [64, 256, 256, 1], per_rank, nprocs=2)[0]
@@ -320,11 +321,16 @@ plot_lines(
 )
 ax_time.set_xticks(per_rank, [str(b) for b in per_rank])
 ax_time.minorticks_off()
+# labels at 1, 2 and 5 of every decade: the times span less than two decades
+ax_time.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+ax_time.yaxis.set_major_formatter(FormatStrFormatter("%g"))
 # sphinx_gallery_start_ignore
 share_small = t["all_reduce"][0] / t["compute"][0]
 share_large = t["all_reduce"][-1] / t["compute"][-1]
 assert share_small > 2 * share_large  # measured: about 20 times
 assert t["compute"][-1] > 3 * t["compute"][0]  # measured: about 20 times
+low, high = ax_time.get_ylim()
+assert sum(low <= tick <= high for tick in ax_time.get_yticks()) >= 2  # labelled
 # sphinx_gallery_end_ignore
 
 # %%
