@@ -277,3 +277,43 @@ def test_two_clean_builds_print_the_same_outputs(two_clean_builds):
         assert len(blocks) == len(second[page]), page
         for number, (one, two) in enumerate(zip(blocks, second[page], strict=True), 1):
             assert one == two, f"{page}, output {number} differs between two clean builds"
+
+
+ERROR_PHRASES = [  # issue 14's list: a reader pastes one of these into the search box
+    "Trying to backward through the graph a second time",
+    "grad can be implicitly created only for scalar outputs",
+    "element 0 of tensors does not require grad and does not have a grad_fn",
+    "a leaf Variable that requires grad is being used in an in-place operation",
+    "one of the variables needed for gradient computation has been modified by an inplace",
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed",
+    "Can't call numpy() on Tensor that requires grad",
+    "Inference tensors cannot be saved for backward",
+    "mat1 and mat2 shapes cannot be multiplied",
+    "mat1 and mat2 must have the same dtype",
+    "0D or 1D target tensor expected, multi-target not supported",
+]
+
+
+@pytest.mark.parametrize("phrase", ERROR_PHRASES, ids=lambda p: p[:30])
+def test_site_search_finds_the_errors_page_for_every_message(site, phrase):
+    """Every word of each message (as Sphinx's English search stems it) is indexed for
+    the errors page, so searching the message lists that page."""
+    from sphinx.search.en import SearchEnglish
+
+    text = (site.html / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    page = index["docnames"].index("auto_examples/autograd/plot_11_autograd_errors")
+    english = SearchEnglish({})
+
+    def pages(term: str) -> set[int]:
+        found = set()
+        for table in (index["terms"], index["titleterms"]):
+            hits = table.get(term, [])
+            found |= set(hits if isinstance(hits, list) else [hits])
+        return found
+
+    words = [w.lower() for w in re.findall(r"\w+", phrase)]
+    terms = [english.stem(w) for w in words if len(w) > 2 and w not in english.stopwords]
+    assert terms and all(page in pages(t) for t in terms), [
+        t for t in terms if page not in pages(t)
+    ]
