@@ -19,7 +19,7 @@ from .. import _validation as checks
 from ._analytical import Analytical, analytical_side, max_diff, random_generator, same
 from ._compare import Problem, compare, relative_errors
 from ._numerics import STENCILS, Evaluator, element_steps, jacobian, numerical_vjp
-from ._report import GradientCheckError, GradientReport, PairResult
+from ._report import GradientReport, PairResult, ensure_ok
 
 __all__ = ["assert_gradients", "check_gradients", "check_module", "numerical_jacobian"]
 
@@ -416,10 +416,7 @@ def assert_gradients(fn: Callable, inputs, **options) -> GradientReport:
     GradientCheckError
         When ``report.ok`` is False.
     """
-    report = check_gradients(fn, inputs, **options)
-    if not report.ok:
-        raise GradientCheckError(report)
-    return report
+    return ensure_ok(check_gradients(fn, inputs, **options))
 
 
 def check_module(

@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 __all__ = ["GradientCheckError", "GradientReport", "PairResult", "WorstElement"]
-__all__ += ["bands", "fmt_index"]  # shared with the diagnoses
+__all__ += ["bands", "ensure_ok", "fmt_index"]  # shared with the diagnoses and the API
 
 # The report's text lines wrap at this width, and the table of a one-output check fits
 # in it: a docs page (about 80 monospace columns) shows them without a sideways scroll.
@@ -246,3 +246,11 @@ def _table(pairs: list[PairResult]) -> list[str]:
     widths = [max(len(r[c]) for r in rows) for c in range(len(_HEADER))]
     lines = ["  " + "  ".join(s.ljust(w) for s, w in zip(r, widths, strict=True)) for r in rows]
     return [line.rstrip() for line in lines] if pairs else []
+
+
+def ensure_ok(report: GradientReport) -> GradientReport:
+    """The report, or :class:`GradientCheckError` holding it when the check failed (the
+    ``assert_*`` functions)."""
+    if not report.ok:
+        raise GradientCheckError(report)
+    return report

@@ -26,7 +26,7 @@ from ._analytical import analytical_side
 from ._api import _check, _check_options, _inputs_to_check, _tensors
 from ._compare import Problem
 from ._numerics import outputs_of
-from ._report import GradientCheckError, GradientReport
+from ._report import GradientReport, ensure_ok
 
 __all__ = ["assert_gradgrad", "check_gradgrad"]
 
@@ -159,7 +159,4 @@ def assert_gradgrad(fn: Callable, inputs, **options) -> GradientReport:
     GradientCheckError
         When ``report.ok`` is False.
     """
-    report = check_gradgrad(fn, inputs, **options)
-    if not report.ok:
-        raise GradientCheckError(report)
-    return report
+    return ensure_ok(check_gradgrad(fn, inputs, **options))
