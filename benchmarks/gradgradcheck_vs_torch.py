@@ -29,7 +29,9 @@ RUNS = 7  # timing runs per checker (the median is reported)
 
 def load_cases():
     """The zoo and the correct functions, from the test module (the same cases)."""
-    path = Path(__file__).resolve().parents[1] / "tests" / "test_gradcheck_second_order.py"
+    tests = Path(__file__).resolve().parents[1] / "tests"
+    sys.path.insert(0, str(tests))  # the module imports test_gradcheck's helpers
+    path = tests / "test_gradcheck_second_order.py"
     spec = importlib.util.spec_from_file_location("gradgrad_cases", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["gradgrad_cases"] = module

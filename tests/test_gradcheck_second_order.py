@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_gradcheck import mlp, rand, text_of  # pytest puts tests/ on sys.path
 from torch.autograd.function import once_differentiable
 
 from gradbook.gradcheck import (
@@ -15,16 +16,6 @@ from gradbook.gradcheck import (
 )
 
 F64 = torch.float64
-
-
-def rand(*shape, seed=0, dtype=F64, grad=True):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype).requires_grad_(grad)
-
-
-def text_of(report) -> str:
-    """The report's text with its line wrapping undone, for phrase searches."""
-    return " ".join(str(report).split())
 
 
 # ---------------------------------------------------------------------------------------
@@ -207,10 +198,6 @@ class StableSoftplus(torch.autograd.Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g * torch.sigmoid(x)
-
-
-def mlp(x, W1, b1, W2, b2):
-    return torch.tanh(x @ W1.T + b1) @ W2.T + b2
 
 
 CORRECT = {
