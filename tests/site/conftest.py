@@ -1,4 +1,10 @@
-"""Fixtures of the site tests: a strict build of the real site, made once per session."""
+"""Fixtures of the site tests: a strict build of the real site, made once per session.
+
+Two clean builds are started together: the one every site test reads, and a second,
+at the lowest CPU priority (``nice`` 19), that only shows the build is reproducible.
+The second takes the CPU the first leaves idle, then what the browser and notebook
+tests leave idle, so it costs the session little time of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +12,36 @@ import pytest
 from sitebuild import Build, copy_site, finish, start_sphinx_build
 
 
-@pytest.fixture(scope="session")
-def two_clean_builds(tmp_path_factory) -> tuple[Build, Build]:
-    """The real site, built strictly twice from clean copies, side by side (2 cores).
+def _checked(build: Build) -> Build:
+    if build.returncode != 0:
+        pytest.fail(f"strict site build failed (exit {build.returncode}):\n{build.output[-6000:]}")
+    return build
 
-    The first is what the page, browser and notebook tests read; the second exists to
-    show that the build is reproducible (same printed outputs on every page).
+
+@pytest.fixture(scope="session")
+def started_builds(tmp_path_factory):
+    """Both builds, started: ``{"site": ..., "site-again": ...}``, each (process, html, docs).
+
+    A build still running when the session ends is stopped.
     """
-    started = []
-    for name in ("site", "site-again"):
+    started = {}
+    for name, nice in (("site", 0), ("site-again", 19)):
         docs = copy_site(tmp_path_factory.mktemp(name))
-        started.append((*start_sphinx_build(docs), docs))
-    builds = tuple(finish(*run) for run in started)
-    for build in builds:
-        if build.returncode != 0:
-            pytest.fail(
-                f"strict site build failed (exit {build.returncode}):\n{build.output[-6000:]}"
-            )
-    return builds
+        started[name] = (*start_sphinx_build(docs, nice=nice), docs)
+    yield started
+    for proc, _, _ in started.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 @pytest.fixture(scope="session")
-def site(two_clean_builds) -> Build:
+def site(started_builds) -> Build:
     """The real site, built strictly into a temporary folder (executes every tutorial)."""
-    return two_clean_builds[0]
+    return _checked(finish(*started_builds["site"]))
+
+
+@pytest.fixture(scope="session")
+def two_clean_builds(site, started_builds) -> tuple[Build, Build]:
+    """The real site and its second clean build, made from copies of the same sources."""
+    return site, _checked(finish(*started_builds["site-again"]))

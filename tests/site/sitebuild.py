@@ -49,12 +49,18 @@ def _command(srcdir: Path, extra: tuple[str, ...]) -> tuple[list[str], Path]:
     return cmd, outdir
 
 
-def start_sphinx_build(srcdir: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
-    """Start a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
+def start_sphinx_build(srcdir: Path, *extra: str, nice: int = 0) -> tuple[subprocess.Popen, Path]:
+    """Start a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process, at
+    CPU priority ``nice`` (0: as the tests; 19: only when nothing else wants the CPU)."""
     cmd, outdir = _command(srcdir, extra)
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
     )
     return proc, outdir
 
