@@ -6,8 +6,9 @@ Each notebook from the strict site build is executed here with nbclient, in a
 fresh empty folder, by a kernel from a separate virtual environment that holds
 gradbook (installed from the current source, not editable) and its runtime
 dependencies plus ipykernel and nbclient: no Sphinx, no sphinx-gallery, no pytest.
-The run must raise no error, show the page's printed output and figures, and
-leave no file behind.
+The notebooks run two at a time (tutorial 20, which times processes of its own,
+alone). Each run must raise no error, show the page's printed output and figures,
+and leave no file behind.
 
 The environment is cached in build/notebook-env, keyed by pyproject.toml,
 constraints.txt and the interpreter; gradbook alone is reinstalled whenever a file
@@ -40,6 +41,8 @@ import threading
 import time
 import urllib.request
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -338,14 +341,52 @@ def execute(
     return json.loads(executed.read_text(encoding="utf-8")), run_dir
 
 
-@pytest.mark.parametrize("name", TUTORIALS)
-def test_notebook_runs_with_only_gradbook_installed(site, notebook_python, tmp_path, name):
-    """The downloaded notebook runs cleanly in a bare folder, shows output, leaves nothing."""
-    notebook = site_notebook(site, name)
-    before = notebook.read_bytes()
+# Two kernels at a time on 2 cores. Tutorial 20 starts processes of its own and times
+# them: it runs alone, first (as in the gallery build).
+NOTEBOOKS_AT_ONCE = 2
+ALONE = ("training/plot_20_several_processes",)
+
+
+@dataclass
+class NotebookRun:
+    """One tutorial's notebook, executed: what it showed, or the failure to report."""
+
+    nb: dict | None = None
+    run_dir: Path | None = None
+    unchanged: bool = False  # the downloaded notebook's file is as it was
+    failure: BaseException | None = None
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(site, notebook_python, tmp_path_factory) -> tuple[dict, set[str]]:
+    """Every tutorial's notebook run by :func:`execute`, two at a time: a NotebookRun per
+    tutorial, and the untracked paths that appeared in the repository meanwhile."""
     present = untracked()
 
-    nb, run_dir = execute(notebook_python, notebook, tmp_path)
+    def one(name: str) -> NotebookRun:
+        notebook = site_notebook(site, name)
+        before = notebook.read_bytes()
+        try:
+            nb, run_dir = execute(notebook_python, notebook, tmp_path_factory.mktemp("nb"))
+        except BaseException as failure:  # pytest.fail inside run(): the test reports it
+            return NotebookRun(failure=failure)
+        return NotebookRun(nb, run_dir, notebook.read_bytes() == before)
+
+    runs = {name: one(name) for name in TUTORIALS if name in ALONE}
+    rest = [name for name in TUTORIALS if name not in ALONE]
+    with ThreadPoolExecutor(NOTEBOOKS_AT_ONCE) as pool:
+        runs |= dict(zip(rest, pool.map(one, rest), strict=True))
+    return runs, untracked() - present
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_notebook_runs_with_only_gradbook_installed(site, notebook_python, notebook_runs, name):
+    """The downloaded notebook runs cleanly in a bare folder, shows output, leaves nothing."""
+    runs, new = notebook_runs
+    run = runs[name]
+    if run.failure is not None:
+        raise run.failure
+    nb, run_dir = run.nb, run.run_dir
 
     cells, ran = ran_cleanly(nb)
     assert Path(ran["prefix"]).resolve() == ENV.resolve(), ran  # the env's own kernel
@@ -354,9 +395,8 @@ def test_notebook_runs_with_only_gradbook_installed(site, notebook_python, tmp_p
 
     left = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*"))
     assert not left, f"the notebook left files in its folder: {left}"
-    assert notebook.read_bytes() == before, "the notebook file was modified"
-    new = untracked() - present
-    assert not new, f"the notebook wrote into the repository: {sorted(new)}"
+    assert run.unchanged, "the notebook file was modified"
+    assert not new, f"the notebooks wrote into the repository: {sorted(new)}"
 
     printed, figures = page_shows(site, name)
     printing = [c for c in cells if any(o["name"] == "stdout" for o in outputs(c, "stream"))]
