@@ -169,8 +169,10 @@ def _backward_problems(grads, again, zero, names) -> list[Problem]:
             found.append(Problem(kind, f"the backward is not deterministic: {text}"))
         # any nonzero (NaN included), except where the gradient itself is NaN/inf: there
         # 0 x NaN is NaN whatever the backward does, and the NaN is reported on its own
+        if zero is None or not bool(zero[pos].any()):  # all exact zeros: nothing to look at
+            continue
         finite = torch.stack([grads[j][pos].isfinite() for j in grads]).all(0)
-        if zero is not None and bool(zero[pos][finite].any()):
+        if bool(zero[pos][finite].any()):
             largest = float(zero[pos][finite].abs().nan_to_num(nan=float("inf")).max())
             size = f"max |g| = {largest:.3g}"
             text = f"a zero grad_output gave a nonzero gradient for {name} ({size})"
