@@ -149,6 +149,17 @@ API_JS = r"""
 """
 
 
+# A tutorial's figures (whether each loaded), its copy buttons and its download links.
+TUTORIAL_JS = r"""
+() => ({
+  figures: [...document.querySelectorAll("img.sphx-glr-single-img, img.sphx-glr-multi-img")]
+             .map(img => img.complete && img.naturalWidth > 0),
+  copy_buttons: document.querySelectorAll("button.copybtn").length,
+  downloads: [...document.querySelectorAll(".sphx-glr-download a")].map(a => a.href),
+})
+"""
+
+
 @dataclass
 class PageRecord:
     """What one page did and showed in the browser."""
@@ -254,10 +265,14 @@ def open_page(context, url: str, record: PageRecord, color_scheme: str = "light"
 SOURCE_CONTRAST = "_modules/gradbook/gradcheck/_api.html"
 
 
+def is_tutorial(path: str) -> bool:
+    """A tutorial's page: ``auto_examples/<part>/plot_...``."""
+    return path.startswith("auto_examples/") and path.split("/")[-1].startswith("plot_")
+
+
 def wants_screenshot(path: str) -> bool:
-    """The landing page, the tutorials (``auto_examples/<part>/plot_...``) and theory."""
-    tutorial = path.startswith("auto_examples/") and path.split("/")[-1].startswith("plot_")
-    return path == "index.html" or tutorial or path.startswith("theory/")
+    """The landing page, the tutorials and theory."""
+    return path == "index.html" or is_tutorial(path) or path.startswith("theory/")
 
 
 def shot_name(path: str) -> str:
@@ -270,9 +285,10 @@ def reader(site, server, browser_context) -> dict[str, PageRecord]:
     """Every page, opened once at 1280 x 900, as the tests below read it.
 
     Requests, console, typesetting, accessibility, the code blocks that scroll sideways,
-    and screenshots; then each reading page is narrowed to 390 px and measured again
-    (``facts["phone"]``): a reload at that width costs two seconds a page and lays it out
-    the same way (``test_a_narrowed_page_lays_out_as_one_loaded_at_390`` holds that).
+    a tutorial's figures and downloads, and screenshots; then each reading page is
+    narrowed to 390 px and measured again (``facts["phone"]``): a reload at that width
+    costs two seconds a page and lays it out the same way
+    (``test_a_narrowed_page_lays_out_as_one_loaded_at_390`` holds that).
     """
     from axe_playwright_python.sync_playwright import Axe
 
@@ -287,6 +303,8 @@ def reader(site, server, browser_context) -> dict[str, PageRecord]:
         record.facts["wide"] = page.evaluate(WIDE_BLOCKS_JS)  # the context is 1280 x 900
         if path.startswith("api/"):
             record.facts["api"] = page.evaluate(API_JS)
+        if is_tutorial(path):
+            record.facts["tutorial"] = page.evaluate(TUTORIAL_JS)
         if wants_screenshot(path):
             shot = SCREENSHOTS / f"{shot_name(path)}.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -452,19 +470,14 @@ def test_gallery_index_shows_a_thumbnail_per_tutorial(server, browser_context):
 
 
 @pytest.mark.parametrize("name", TUTORIALS)
-def test_tutorial_shows_its_figures_and_serves_its_downloads(server, browser_context, name):
-    """Figures load; the download links return this tutorial's .py, a valid .ipynb, the wheel."""
-    record = PageRecord(name)
-    page = open_page(browser_context, f"{server}/auto_examples/{name}.html", record)
-    images = page.locator("img.sphx-glr-single-img, img.sphx-glr-multi-img")
-    assert images.count() > 0
-    for i in range(images.count()):
-        assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
-    assert page.locator("button.copybtn").count() > 0
-    links = page.locator(".sphx-glr-download a")
-    hrefs = {
-        Path(urlparse(h).path).suffix: h for h in links.evaluate_all("a => a.map(x => x.href)")
-    }
+def test_tutorial_shows_its_figures_and_serves_its_downloads(reader, browser_context, name):
+    """Figures load; the download links return this tutorial's .py, a valid .ipynb, the wheel
+    (the page as ``reader`` opened it)."""
+    record = reader[f"auto_examples/{name}.html"]
+    shown = record.facts["tutorial"]
+    assert shown["figures"] and all(shown["figures"]), shown["figures"]
+    assert shown["copy_buttons"] > 0
+    hrefs = {Path(urlparse(h).path).suffix: h for h in shown["downloads"]}
     # the script, the notebook, both zipped, and gradbook's wheel that the notebook installs
     assert set(hrefs) == {".py", ".ipynb", ".zip", ".whl"}, hrefs
     assert browser_context.request.get(hrefs[".whl"]).status == 200
@@ -475,7 +488,6 @@ def test_tutorial_shows_its_figures_and_serves_its_downloads(server, browser_con
     notebook = browser_context.request.get(hrefs[".ipynb"])
     assert notebook.status == 200
     nbformat.validate(nbformat.reads(notebook.text(), as_version=4))
-    page.close()
     assert not (record.failed or record.bad_status or record.console_errors)
 
 
