@@ -29,10 +29,12 @@ def started_builds(tmp_path_factory):
         docs = copy_site(tmp_path_factory.mktemp(name))
         started[name] = (*start_sphinx_build(docs, nice=nice), docs)
     yield started
-    for proc, _, _ in started.values():
+    for proc, _, _ in started.values():  # a build no test waited for: stop it, close its pipe
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+        proc.wait()
+        if not proc.stdout.closed:
+            proc.stdout.close()
 
 
 @pytest.fixture(scope="session")
