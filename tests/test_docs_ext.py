@@ -183,6 +183,17 @@ def test_package_hashes_cover_every_file_of_subpackages(tmp_path):
     assert set(package_hashes(pkg)) == {"pkg", "pkg.sub", "pkg.sub.x"}
 
 
+def test_a_data_file_counts_as_part_of_its_package(tmp_path):
+    """Editing a data file of a subpackage (the exercises' catalogue) changes the hash of
+    that subpackage's ``__init__`` alone, so everything importing it re-runs."""
+    files = {"__init__.py": "", "sub/__init__.py": "", "sub/x.py": "", "sub/data.json": "{}"}
+    pkg = make_package(tmp_path, files)
+    before = package_hashes(pkg)
+    (pkg / "sub" / "data.json").write_text('{"a": 1}')
+    assert set(before) == {"pkg", "pkg.sub", "pkg.sub.x"}
+    assert changed_modules(before, package_hashes(pkg)) == {"pkg.sub"}
+
+
 def test_changed_modules_are_added_removed_or_edited_ones():
     """Edited, new and deleted modules count as changed; with no record, all of them do."""
     previous = {"p": "1", "p.a": "2", "p.gone": "3"}

@@ -273,12 +273,13 @@ class GradientFlowRecorder(Callback):
             default. A tensor with no finite value recorded (frozen all along) is left
             out.
         ax : matplotlib.axes.Axes, optional
-            Where to draw; a new figure is made when omitted.
+            The axes to draw on, e.g. one panel of a larger figure; by default a new
+            figure of its own.
 
         Returns
         -------
         matplotlib.figure.Figure
-            The figure holding the plot.
+            The figure of those axes, one line per tensor drawn.
         """
         check_choice(kind, "kind", ("grad_norm", "update_ratio"))
         if not self.steps:

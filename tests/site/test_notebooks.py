@@ -546,16 +546,17 @@ def test_site_url_comes_from_the_build_environment():
 
 # -- the wheel ------------------------------------------------------------------------
 def test_the_site_offers_gradbook_as_a_wheel_built_from_src(site):
-    """_downloads holds gradbook's wheel at the installed version, with src/gradbook's modules."""
+    """_downloads holds gradbook's wheel at the installed version, with src/gradbook's modules
+    and its data (the exercises' catalogue)."""
     wheel = site.html / "_downloads" / WHEEL
     assert wheel.is_file(), sorted(p.name for p in (site.html / "_downloads").iterdir())
     with zipfile.ZipFile(wheel) as archive:
-        modules = {n: archive.read(n) for n in archive.namelist() if n.endswith(".py")}
+        modules = {n: archive.read(n) for n in archive.namelist() if n.endswith((".py", ".json"))}
         metadata = archive.read(f"gradbook-{RELEASE}.dist-info/METADATA").decode()
     source = {
         f"gradbook/{p.relative_to(SOURCE).as_posix()}": p.read_bytes()
-        for p in SOURCE.rglob("*.py")
-        if "__pycache__" not in p.parts
+        for p in SOURCE.rglob("*")
+        if p.suffix in (".py", ".json") and "__pycache__" not in p.parts
     }
     assert modules == source
     assert f"\nVersion: {RELEASE}\n" in metadata and "\nRequires-Dist: torch" in metadata

@@ -3,7 +3,7 @@
 sphinx-gallery re-runs an example only when the example file itself changed (it keeps
 an ``.md5`` of it next to the output), and myst-nb's execution cache keys a theory page
 on its code cells alone: neither sees an edit to the package that the code imports.
-So every ``.py`` file of the package is hashed, and the hashes are compared with those
+So every file of the package is hashed, and the hashes are compared with those
 of the last build (``dependencies`` says which modules a piece of code executes):
 
 - ``invalidate_stale_examples`` (builder-inited, before sphinx-gallery): the examples
@@ -45,11 +45,16 @@ _CODE_CELL = re.compile(r"```\{code-cell\}[^\n]*\n(.*?)```", flags=re.S)
 
 
 def package_hashes(package_dir: Path) -> dict[str, str]:
-    """sha256 of every ``.py`` file of the package, keyed by module name."""
-    return {
-        module_name(path, package_dir): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(package_dir.rglob("*.py"))
-    }
+    """sha256 of every file of the package, keyed by module name: a ``.py`` file's own,
+    and a data file (the exercises' catalogue) folded into its folder's ``__init__``, so
+    that an edit to it re-runs whatever imports that package (its code reads the file)."""
+    hashes: dict[str, str] = {}
+    for path in sorted(p for p in package_dir.rglob("*") if p.is_file() and p.suffix != ".pyc"):
+        module = module_name(path if path.suffix == ".py" else path.parent / "__init__.py",
+                             package_dir)  # fmt: skip
+        data = hashes.get(module, "").encode() + path.read_bytes()
+        hashes[module] = hashlib.sha256(data).hexdigest()
+    return hashes
 
 
 def changed_modules(previous: dict[str, str] | None, current: dict[str, str]) -> set[str]:

@@ -18,7 +18,7 @@ from gradbook._validation import type_name
 
 from . import _autograd, _networks, _training
 from ._feedback import Feedback, NotYet, Wrong, one_line
-from ._grading import Exercise, Grader, isolated
+from ._grading import CATALOGUE, Exercise, Grader, isolated
 
 __all__ = ["EXERCISES", "UnknownExerciseError", "check"]
 
@@ -45,9 +45,11 @@ class _Exercises(Mapping[str, Exercise]):
         return f"EXERCISES({len(ids)} exercises, {ids[0]} to {ids[-1]})"
 
 
-EXERCISES = _Exercises(
-    {e.id: e for part in (_autograd.PART, _networks.PART, _training.PART) for e in part.exercises}
-)
+_PARTS = (_autograd.PART, _networks.PART, _training.PART)
+_REGISTERED = [e for part in _PARTS for e in part.exercises]
+if sorted(e.id for e in _REGISTERED) != sorted(CATALOGUE):  # one checker per record
+    raise ImportError("the checkers registered do not match the ids of catalogue.json")
+EXERCISES = _Exercises({e.id: e for e in _REGISTERED})
 
 
 class UnknownExerciseError(KeyError, ValueError):

@@ -19,18 +19,21 @@ that is wrong by raising :class:`~gradbook.exercises._feedback.Wrong` (or
   inputs do not depend on what the learner's code draws.
 
 Also here: :class:`Exercise` (one exercise's record), :class:`Part` (the exercises of one
-gallery part, registered with its ``exercise`` decorator) and :func:`isolated` (the
+gallery part, registered with its ``exercise`` decorator; the words of each record, from
+title to answer, are in ``catalogue.json``) and :func:`isolated` (the
 context a check runs in: the random states and the grad mode are put back afterwards).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import random
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -145,6 +148,13 @@ class Exercise:
         return int(self.id.replace(".", ""))
 
 
+# What each exercise is, by id: title, tutorial, what it practises, kind and answer. The
+# words live in one data file, apart from the code that checks the answers.
+CATALOGUE: dict[str, dict[str, str]] = json.loads(
+    resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8")
+)
+
+
 class Part:
     """The exercises of one gallery part, in the order they are registered."""
 
@@ -152,16 +162,18 @@ class Part:
         self.name = name
         self.exercises: list[Exercise] = []
 
-    def exercise(self, exercise_id: str, *, title, tutorial, practises, kind, answer):
-        """Register the decorated function as the checker of ``exercise_id``."""
-        if not re.fullmatch(r"\d\d\.\d", exercise_id) or kind not in KINDS:
-            raise ValueError(f"bad exercise record: {exercise_id!r}, kind {kind!r}")
-        if not tutorial.startswith(f"plot_{exercise_id[:2]}_"):
-            raise ValueError(f"exercise {exercise_id} does not belong to {tutorial}")
+    def exercise(self, exercise_id: str):
+        """Register the decorated function as the checker of ``exercise_id``, whose
+        record is in ``catalogue.json``."""
+        entry = CATALOGUE.get(exercise_id, {})
+        if not re.fullmatch(r"\d\d\.\d", exercise_id) or entry.get("kind") not in KINDS:
+            raise ValueError(f"bad exercise record: {exercise_id!r}, {entry or 'not in catalogue'}")
+        if not entry["tutorial"].startswith(f"plot_{exercise_id[:2]}_"):
+            raise ValueError(f"exercise {exercise_id} does not belong to {entry['tutorial']}")
 
         def register(checker: Callable[[Any, Grader], None]) -> Callable:
-            record = (exercise_id, title, tutorial, self.name, practises, kind, answer)
-            self.exercises.append(Exercise(*record, checker))
+            fields = {"id": exercise_id, "part": self.name, **entry}
+            self.exercises.append(Exercise(**fields, checker=checker))
             return checker
 
         return register
@@ -353,6 +365,13 @@ class Grader:
             raise Wrong(f"{what}: {bad} of {value.numel()} values are NaN or inf",
                         "an overflow (exp of a large number?), a log of 0 or a 0 / 0")  # fmt: skip
         return value
+
+    def listed(self, value: Any, convert: type, what: str, hint: str) -> list:
+        """``value`` as a list of ``convert`` (int or float); ``what`` words that list."""
+        try:
+            return [convert(v) for v in value]
+        except (TypeError, ValueError):
+            raise Wrong(f"expected {what}, got {type_name(value)}", hint) from None
 
     def compare(
         self,

@@ -40,14 +40,7 @@ def _vjp(f, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 
 
-@PART.exercise(
-    "12.1",
-    title="A linear layer's forward",
-    tutorial="plot_12_linear_layers",
-    practises="Y = X W^T + b for a batch, with W of shape (d_out, d_in)",
-    kind="write a function",
-    answer="a function of (X, W, b) -> X W^T + b, of shape (N, d_out)",
-)
+@PART.exercise("12.1")
 def _linear_forward(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for n, d_in, d_out in ((5, 3, 2), (4, 4, 4), (1, 6, 3)):
@@ -67,15 +60,7 @@ def _kurtosis(w: torch.Tensor) -> float:
     return float((z**4).mean())
 
 
-@PART.exercise(
-    "12.2",
-    title="He initialisation",
-    tutorial="plot_12_linear_layers",
-    practises="a weight variance of 2 / d_in, which keeps a ReLU network's activations steady",
-    kind="an initialisation",
-    answer="a function of (d_out, d_in) -> a random (d_out, d_in) weight, normal with "
-    "mean 0 and variance 2 / d_in",
-)
+@PART.exercise("12.2")
 def _he_normal(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for d_out, d_in in ((128, 512), (512, 64)):  # every candidate variance differs
@@ -104,15 +89,7 @@ def _he_normal(answer, grader: Grader) -> None:
     grader.passed("shape (d_out, d_in), mean 0, variance 2 / d_in, normal, for 2 shapes")
 
 
-@PART.exercise(
-    "12.3",
-    title="Xavier under ReLU",
-    tutorial="plot_12_linear_layers",
-    practises="the variance calculation Var(z) = d_in sigma_w^2 E[x^2], with ReLU halving E[x^2]",
-    kind="predict a number",
-    answer="the factor (a number) by which the activation variance changes per layer, for "
-    "square ReLU layers with Xavier weights",
-)
+@PART.exercise("12.3")
 def _xavier_relu(answer, grader: Grader) -> None:
     grader.number(answer, 0.5, "the factor per layer", mistakes={
         "that is He's factor: Xavier's variance is 1/d on square layers, and ReLU keeps "
@@ -132,14 +109,7 @@ def _backward_cases(grader: Grader) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [(t, grader.randn(*t.shape)) for t in x]
 
 
-@PART.exercise(
-    "13.1",
-    title="tanh's backward",
-    tutorial="plot_13_activation_functions",
-    practises="tanh'(x) = 1 - tanh(x)**2, times the upstream gradient",
-    kind="a manual backward",
-    answer="a function of (x, grad_output) -> dL/dx for y = tanh(x)",
-)
+@PART.exercise("13.1")
 def _tanh_backward(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for x, g in _backward_cases(grader):
@@ -153,14 +123,7 @@ def _tanh_backward(answer, grader: Grader) -> None:
     grader.passed("dL/dx = grad_output * (1 - tanh(x)**2), for 3 shapes")
 
 
-@PART.exercise(
-    "13.2",
-    title="GELU's derivative",
-    tutorial="plot_13_activation_functions",
-    practises="the product rule on x Phi(x)",
-    kind="write a function",
-    answer="a function of (x) -> GELU'(x), element by element",
-)
+@PART.exercise("13.2")
 def _gelu_derivative(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
@@ -177,14 +140,7 @@ def _gelu_derivative(answer, grader: Grader) -> None:
     grader.passed("Phi(x) + x phi(x), autograd's derivative of F.gelu")
 
 
-@PART.exercise(
-    "13.3",
-    title="Leaky ReLU's backward",
-    tutorial="plot_13_activation_functions",
-    practises="a piecewise derivative, and PyTorch's choice at the kink x = 0",
-    kind="a manual backward",
-    answer="a function of (x, grad_output, alpha) -> dL/dx for y = F.leaky_relu(x, alpha)",
-)
+@PART.exercise("13.3")
 def _leaky_backward(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for (x, g), alpha in zip(_backward_cases(grader), (0.1, 0.01, 0.2), strict=True):
@@ -210,15 +166,7 @@ def _residual_reference(state: dict, x: torch.Tensor) -> torch.Tensor:
     return x + F.linear(h, state["linear2.weight"], state["linear2.bias"])
 
 
-@PART.exercise(
-    "14.1",
-    title="A residual block",
-    tutorial="plot_14_writing_a_module",
-    practises="an nn.Module's __init__ (super() first, layers as attributes) and forward",
-    kind="write a module",
-    answer="an nn.Module subclass ResidualBlock(d) with layers linear1, linear2 (d -> d) and "
-    "forward x + linear2(relu(linear1(x)))",
-)
+@PART.exercise("14.1")
 def _residual(answer, grader: Grader) -> None:
     cls = grader.subclass(answer, nn.Module, "torch.nn.Module")
     for d in (4, 7):
@@ -253,14 +201,7 @@ def _residual(answer, grader: Grader) -> None:
     grader.passed("the forward x + linear2(relu(linear1(x))), for d = 4 and 7")
 
 
-@PART.exercise(
-    "14.2",
-    title="Freeze all but the last layer",
-    tutorial="plot_14_writing_a_module",
-    practises="requires_grad_(False) on parameters, counted with a filter",
-    kind="write a function",
-    answer="a function of (model) that leaves only the last nn.Linear trainable",
-)
+@PART.exercise("14.2")
 def _freeze(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for sizes in ([4, 8, 8, 3], [2, 5, 1]):
@@ -290,14 +231,7 @@ def _freeze(answer, grader: Grader) -> None:
     grader.passed("only the last layer's weight and bias are trainable, for 2 MLPs")
 
 
-@PART.exercise(
-    "14.3",
-    title="Two linear layers are one",
-    tutorial="plot_14_writing_a_module",
-    practises="W2 (W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2)",
-    kind="write a function",
-    answer="a function of (first, second) -> one nn.Linear that computes second(first(x))",
-)
+@PART.exercise("14.3")
 def _collapse(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for d_in, d_hidden, d_out in ((4, 6, 3), (3, 3, 3)):
@@ -333,14 +267,7 @@ def _collapse(answer, grader: Grader) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@PART.exercise(
-    "15.1",
-    title="Counting an MLP's parameters",
-    tutorial="plot_15_mlp",
-    practises="d_in d_out weights and d_out biases per layer",
-    kind="write a function",
-    answer="a function of (sizes) -> the number of parameters of an MLP with those layer sizes",
-)
+@PART.exercise("15.1")
 def _parameter_count(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for sizes in ([4, 10, 3], [2, 8, 8, 1], [5, 1], [3, 7, 7, 7, 2]):
@@ -360,14 +287,7 @@ def _mlp(X, weights, biases):
     return X
 
 
-@PART.exercise(
-    "15.2",
-    title="An MLP's forward",
-    tutorial="plot_15_mlp",
-    practises="layers with a ReLU between them and none after the last",
-    kind="write a function",
-    answer="a function of (X, weights, biases) -> the output of the ReLU MLP with those layers",
-)
+@PART.exercise("15.2")
 def _mlp_forward(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for sizes in ([3, 5, 4, 2], [2, 3]):
@@ -397,14 +317,7 @@ def _classification(grader: Grader):
         yield n, k, grader.randn(n, k), grader.randint(k, n)
 
 
-@PART.exercise(
-    "16.1",
-    title="Softmax cross-entropy's backward",
-    tutorial="plot_16_loss_functions",
-    practises="dL/dz = (softmax(z) - onehot) / N",
-    kind="a manual backward",
-    answer="a function of (logits, labels) -> dL/dlogits for the mean cross-entropy",
-)
+@PART.exercise("16.1")
 def _ce_backward(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for n, k, z, labels in _classification(grader):
@@ -426,14 +339,7 @@ def _ce_backward(answer, grader: Grader) -> None:
     grader.passed("(p - onehot) / N for 3 batches, one of a single sample")
 
 
-@PART.exercise(
-    "16.2",
-    title="A stable cross-entropy",
-    tutorial="plot_16_loss_functions",
-    practises="log-softmax by log-sum-exp, finite for large logits",
-    kind="write a function",
-    answer="a function of (logits, labels) -> the mean cross-entropy, finite for logits of 1000",
-)
+@PART.exercise("16.2")
 def _cross_entropy(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for n, _k, z, labels in _classification(grader):
@@ -452,14 +358,7 @@ def _cross_entropy(answer, grader: Grader) -> None:
     grader.passed("the loss of 3 batches, finite and right for logits of 1000")
 
 
-@PART.exercise(
-    "16.3",
-    title="The MSE's backward",
-    tutorial="plot_16_loss_functions",
-    practises="d/dy_hat of the mean of (y_hat - y)**2, over every element",
-    kind="a manual backward",
-    answer="a function of (prediction, target) -> dL/dprediction for nn.MSELoss()",
-)
+@PART.exercise("16.3")
 def _mse_backward(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for shape in ((8, 1), (5, 3), (4,)):

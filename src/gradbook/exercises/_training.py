@@ -84,15 +84,7 @@ def _follow(grader: Grader, fn, n_state: int, reference, mistakes: dict, name: s
     grader.passed(f"the same {_STEPS} iterates as torch.optim on an ill-conditioned quadratic")
 
 
-@PART.exercise(
-    "17.1",
-    title="Adam's step",
-    tutorial="plot_17_optimizers",
-    practises="Adam's update with its bias correction, step for step as torch.optim.Adam",
-    kind="an optimizer step",
-    answer="a function of (theta, g, m, v, t) -> (theta, m, v), one Adam step at step "
-    "t (from 1) with lr=0.1, betas=(0.9, 0.999), eps=1e-8",
-)
+@PART.exercise("17.1")
 def _adam(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
@@ -117,15 +109,7 @@ def _adam(answer, grader: Grader) -> None:
     }, "theta m v")  # fmt: skip
 
 
-@PART.exercise(
-    "17.2",
-    title="The momentum step",
-    tutorial="plot_17_optimizers",
-    practises="the velocity v = mu v + g, as torch.optim.SGD(momentum=mu) computes it",
-    kind="an optimizer step",
-    answer="a function of (theta, g, v, t) -> (theta, v), one step of SGD with "
-    "lr=0.03 and momentum 0.9",
-)
+@PART.exercise("17.2")
 def _momentum(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     lr, mu = 0.03, 0.9
@@ -138,15 +122,7 @@ def _momentum(answer, grader: Grader) -> None:
     }, "theta v")  # fmt: skip
 
 
-@PART.exercise(
-    "17.3",
-    title="The RMSprop step",
-    tutorial="plot_17_optimizers",
-    practises="a running mean square s per coordinate, and the step g / (sqrt(s) + eps)",
-    kind="an optimizer step",
-    answer="a function of (theta, g, s, t) -> (theta, s), one RMSprop step with "
-    "lr=0.01, alpha=0.99, eps=1e-8",
-)
+@PART.exercise("17.3")
 def _rmsprop(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     lr, alpha, eps = 0.01, 0.99, 1e-8
@@ -191,14 +167,7 @@ def _same_params(a: nn.Module, b: nn.Module) -> bool:
     return all(torch.allclose(p, q, atol=1e-6) for p, q in pairs)
 
 
-@PART.exercise(
-    "18.1",
-    title="A loop that does not learn",
-    tutorial="plot_18_training_loop",
-    practises="the order of the five steps: forward, loss, zero_grad, backward, step",
-    kind="find the bug",
-    answer="the fixed function train(model, X, y, epochs, lr): full-batch SGD on the MSE",
-)
+@PART.exercise("18.1")
 def _loop_order(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for d, epochs, lr in ((3, 20, 0.1), (2, 15, 0.05)):
@@ -247,15 +216,7 @@ def _epoch_from(case: tuple, run_epoch: Callable, **kw) -> nn.Module:
     return model
 
 
-@PART.exercise(
-    "18.2",
-    title="A shuffled epoch",
-    tutorial="plot_18_training_loop",
-    practises="mini-batches that keep each input with its target, the last one included",
-    kind="find the bug",
-    answer="the fixed function train_epoch(model, optimizer, X, y, batch_size, generator): "
-    "one epoch of mini-batch SGD in the order torch.randperm(len(X), generator=generator)",
-)
+@PART.exercise("18.2")
 def _shuffled_epoch(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     hints = {
@@ -278,14 +239,7 @@ def _shuffled_epoch(answer, grader: Grader) -> None:
     grader.passed("the weights of one correct epoch, for 2 batch sizes")
 
 
-@PART.exercise(
-    "18.3",
-    title="Steps per epoch",
-    tutorial="plot_18_training_loop",
-    practises="how many optimizer steps fit makes in one epoch",
-    kind="predict a number",
-    answer="the number of optimizer steps in one epoch of fit with 100 samples and batch_size=32",
-)
+@PART.exercise("18.3")
 def _steps_per_epoch(answer, grader: Grader) -> None:
     grader.number(answer, math.ceil(100 / 32), "the number of steps", mistakes={
         "the last batch, of 4 samples, is a step too": 3,
@@ -299,14 +253,7 @@ def _steps_per_epoch(answer, grader: Grader) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@PART.exercise(
-    "19.1",
-    title="Adam's first step",
-    tutorial="plot_19_comparing_optimizers",
-    practises="Adam's first step is lr in every coordinate, whatever the gradient",
-    kind="predict a number",
-    answer="the size |dw| of Adam's first step in each coordinate (a number), lr = 0.1",
-)
+@PART.exercise("19.1")
 def _adam_first_step(answer, grader: Grader) -> None:
     grader.number(answer, 0.1, "|dw|", rtol=1e-3, mistakes={
         "the bias correction makes m_hat = g and v_hat = g**2 at t = 1: the (1 - beta1) "
@@ -315,15 +262,7 @@ def _adam_first_step(answer, grader: Grader) -> None:
     grader.passed("lr: m_hat / sqrt(v_hat) = g / |g| at the first step")
 
 
-@PART.exercise(
-    "19.2",
-    title="RMSprop's first step",
-    tutorial="plot_19_comparing_optimizers",
-    practises="RMSprop has no bias correction: its first step is lr / sqrt(1 - alpha)",
-    kind="predict a number",
-    answer="the size |dw| of RMSprop's first step in each coordinate (a number), lr = 0.1, "
-    "alpha = 0.99",
-)
+@PART.exercise("19.2")
 def _rmsprop_first_step(answer, grader: Grader) -> None:
     grader.number(answer, 0.1 / math.sqrt(1 - 0.99), "|dw|", rtol=1e-3, mistakes={
         "RMSprop has no bias correction: after one step s = (1 - alpha) g**2, and the step "
@@ -338,26 +277,14 @@ def _rmsprop_first_step(answer, grader: Grader) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@PART.exercise(
-    "20.1",
-    title="Each rank's shard",
-    tutorial="plot_20_several_processes",
-    practises="how DistributedSampler deals the samples out to the ranks",
-    kind="write a function",
-    answer="a function of (n, rank, world_size) -> the list of sample indices that "
-    "DistributedSampler(shuffle=False) gives that rank",
-)
+@PART.exercise("20.1")
 def _shard(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for n, world in ((8, 2), (10, 3), (7, 4)):
         for rank in range(world):
             expected = list(DistributedSampler(range(n), world, rank, shuffle=False))
             got = grader.call(fn, n, rank, world, gives="a list of indices")
-            try:
-                got = [int(i) for i in got]
-            except (TypeError, ValueError):
-                raise Wrong(f"expected a list of indices, got {type_name(got)}",
-                            "return a list of ints") from None  # fmt: skip
+            got = grader.listed(got, int, "a list of indices", "return a list of ints")
             if got == expected:
                 continue
             per = -(-n // world)
@@ -378,15 +305,7 @@ def _shard(answer, grader: Grader) -> None:
     grader.passed("the shard of every rank, for 3 world sizes, padding included")
 
 
-@PART.exercise(
-    "20.2",
-    title="The all-reduce by hand",
-    tutorial="plot_20_several_processes",
-    practises="DDP's averaged gradient is the full-batch gradient: micro-batches across processes",
-    kind="write a function",
-    answer="a function of (grads) -> the gradient every rank holds after DDP's "
-    "all-reduce, from the list of each rank's gradient",
-)
+@PART.exercise("20.2")
 def _all_reduce(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     for world, per_rank in ((2, 8), (4, 3)):
@@ -409,15 +328,7 @@ def _all_reduce(answer, grader: Grader) -> None:
     grader.passed("the mean of the ranks' gradients is the full-batch gradient")
 
 
-@PART.exercise(
-    "20.3",
-    title="Steps on three processes",
-    tutorial="plot_20_several_processes",
-    practises="batch_size is per process: a step takes batch_size samples on every rank",
-    kind="predict a number",
-    answer="the number of optimizer steps per epoch when fit runs on 3 processes with "
-    "batch_size=8 and 100 samples",
-)
+@PART.exercise("20.3")
 def _ddp_steps(answer, grader: Grader) -> None:
     per_rank = math.ceil(100 / 3)  # 34: the sampler pads 100 to 102
     grader.number(answer, math.ceil(per_rank / 8), "the number of steps", mistakes={
@@ -456,15 +367,7 @@ def _same_state(a, b) -> bool:
     return a == b
 
 
-@PART.exercise(
-    "21.1",
-    title="Save what resuming needs",
-    tutorial="plot_21_saving_loading",
-    practises="a checkpoint of state_dicts that torch.load(weights_only=True) accepts",
-    kind="write a function",
-    answer="a function of (path, model, optimizer, epoch) that writes "
-    "{'model': ..., 'optimizer': ..., 'epoch': ...} with torch.save",
-)
+@PART.exercise("21.1")
 def _save(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     model, optimizer = _trained(grader)
@@ -498,15 +401,7 @@ def _save(answer, grader: Grader) -> None:
     grader.passed("the model's and the optimizer's state_dicts, and the epoch")
 
 
-@PART.exercise(
-    "21.2",
-    title="Resume exactly",
-    tutorial="plot_21_saving_loading",
-    practises="loading both state_dicts, so that resumed training is the uninterrupted run",
-    kind="write a function",
-    answer="a function of (path, model, optimizer) -> epoch, loading a file written as "
-    "in 21.1 into the given model and optimizer",
-)
+@PART.exercise("21.2")
 def _resume(answer, grader: Grader) -> None:
     fn = grader.function(answer)
     model, optimizer = _trained(grader)
