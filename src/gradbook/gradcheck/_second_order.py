@@ -18,7 +18,7 @@ result is detached from the graph (autograd would see second derivatives of zero
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 
@@ -75,15 +75,9 @@ def _not_twice_differentiable(g: Callable, args: list[torch.Tensor], diff: list[
     return []
 
 
+# check_gradients' keywords, less method and fast; their types are as documented there
 def check_gradgrad(
-    fn: Callable,
-    inputs: torch.Tensor | Sequence[torch.Tensor],
-    *,
-    grad_outputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
-    eps: float | None = None,
-    atol: float | None = None,
-    rtol: float | None = None,
-    seed: int = 0,
+    fn: Callable, inputs, *, grad_outputs=None, eps=None, atol=None, rtol=None, seed=0
 ) -> GradientReport:
     r"""Check that the backward of ``fn`` is itself differentiated correctly.
 
