@@ -58,11 +58,12 @@ def predict(inputs: torch.Tensor) -> torch.Tensor:
     return model(inputs)
 
 
-print(f"predict(X).grad_fn = {predict(X).grad_fn}")
+predicted = predict(X)
+print(f"predict(X).grad_fn = {predicted.grad_fn}")
 # sphinx_gallery_start_ignore
 assert out_no_grad.grad_fn is None and not out_no_grad.requires_grad
 assert weight_flag and torch.equal(out, out_no_grad)
-assert predict(X).grad_fn is None
+assert predicted.grad_fn is None  # not predict(X) again: dropout would draw a mask
 # sphinx_gallery_end_ignore
 
 # %%

@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,18 +51,12 @@ def _command(srcdir: Path, extra: tuple[str, ...]) -> tuple[list[str], Path]:
     return cmd, outdir
 
 
-def start_sphinx_build(srcdir: Path, *extra: str, nice: int = 0) -> tuple[subprocess.Popen, Path]:
-    """Start a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process, at
-    CPU priority ``nice`` (0: as the tests; 19: only when nothing else wants the CPU)."""
+def start_sphinx_build(srcdir: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    """Start a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
     cmd, outdir = _command(srcdir, extra)
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        preexec_fn=(lambda: os.nice(nice)) if nice else None,
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     return proc, outdir
 
@@ -94,3 +90,43 @@ def copy_site(dest: Path) -> Path:
 def html_pages(html: Path) -> list[Path]:
     """Every HTML page of a build (the theme's Jinja macros in _static are not pages)."""
     return sorted(p for p in html.rglob("*.html") if p.relative_to(html).parts[0] != "_static")
+
+
+def as_printed(text: str) -> str:
+    """Printed text as a page shows it: dedented, trailing blanks and blank ends dropped
+    (sphinx-gallery dedents a block's output, and pads it with blank lines)."""
+    return "\n".join(line.rstrip() for line in textwrap.dedent(text).strip("\n").splitlines())
+
+
+class _Outputs(HTMLParser):
+    """The text a page prints: sphinx-gallery's script output and myst-nb's cell outputs."""
+
+    CONTAINERS = ("sphx-glr-script-out", "cell_output", "sphx-glr-script-out-html")
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0  # open elements inside the current output block (0: outside)
+        self.blocks: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        if self.depth:
+            self.depth += tag not in ("br", "img", "input", "meta", "link", "hr")
+        elif any(c in classes for c in self.CONTAINERS):
+            self.depth = 1
+            self.blocks.append("")
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.blocks[-1] += data
+
+
+def printed_blocks(page: Path) -> list[str]:
+    """The text of each output block of an HTML page, in order, :func:`as_printed`."""
+    parser = _Outputs()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return [as_printed(block) for block in parser.blocks]

@@ -7,8 +7,10 @@ fresh empty folder, by a kernel from a separate virtual environment that holds
 gradbook (installed from the current source, not editable) and its runtime
 dependencies plus ipykernel and nbclient: no Sphinx, no sphinx-gallery, no pytest.
 The notebooks run two at a time (tutorial 20, which times processes of its own,
-alone). Each run must raise no error, show the page's printed output and figures,
-and leave no file behind.
+alone). Each run must raise no error, draw the page's figures, print the page's text
+block for block (the notebook's first cell seeds as the build does: this second run
+of every tutorial is what shows the site reproducible), and leave no file behind. The
+theory pages' code runs again the same way, from the notebooks myst-nb executed.
 
 The environment is cached in build/notebook-env, keyed by pyproject.toml,
 constraints.txt and the interpreter; gradbook alone is reinstalled whenever a file
@@ -54,7 +56,7 @@ from gradbook_sphinx.notebooks import (
     site_url,
     wheel_name,
 )
-from sitebuild import ROOT, TUTORIALS
+from sitebuild import ROOT, THEORY, TUTORIALS, as_printed, printed_blocks
 
 pytestmark = pytest.mark.slow
 
@@ -257,14 +259,13 @@ def site_notebook(site, name: str) -> Path:
     return notebook
 
 
-def page_shows(site, name: str) -> tuple[int, int]:
-    """How many printed-output blocks and figures (animations included) the page shows."""
+def page_figures(site, name: str) -> int:
+    """How many figures (animations included) the page of tutorial ``name`` shows."""
     html = (site.html / "auto_examples" / f"{name}.html").read_text(encoding="utf-8")
-    printed = html.count('<div class="sphx-glr-script-out')
     stem = name.split("/")[-1]
     figures = set(re.findall(rf'src="(?:\.\./)+_images/(sphx_glr_{stem}_\d{{3}}\.png)"', html))
     # An animation is a JavaScript player on the page, one still figure in the notebook.
-    return printed, len(figures) + html.count('class="sphx-glr-animation')
+    return len(figures) + html.count('class="sphx-glr-animation')
 
 
 def untracked() -> set[str]:
@@ -359,12 +360,16 @@ class NotebookRun:
 
 @pytest.fixture(scope="session")
 def notebook_runs(site, notebook_python, tmp_path_factory) -> tuple[dict, set[str]]:
-    """Every tutorial's notebook run by :func:`execute`, two at a time: a NotebookRun per
-    tutorial, and the untracked paths that appeared in the repository meanwhile."""
+    """Every tutorial's notebook and every theory page's, run by :func:`execute`, two at
+    a time: a NotebookRun per page ("theory/<name>" for a theory page), and the untracked
+    paths that appeared in the repository meanwhile."""
     present = untracked()
 
     def one(name: str) -> NotebookRun:
-        notebook = site_notebook(site, name)
+        if name.startswith("theory/"):  # the page as myst-nb executed it in the build
+            notebook = site.html.parent / "jupyter_execute" / f"{name}.ipynb"
+        else:
+            notebook = site_notebook(site, name)
         before = notebook.read_bytes()
         try:
             nb, run_dir = execute(notebook_python, notebook, tmp_path_factory.mktemp("nb"))
@@ -373,7 +378,7 @@ def notebook_runs(site, notebook_python, tmp_path_factory) -> tuple[dict, set[st
         return NotebookRun(nb, run_dir, notebook.read_bytes() == before)
 
     runs = {name: one(name) for name in TUTORIALS if name in ALONE}
-    rest = [name for name in TUTORIALS if name not in ALONE]
+    rest = [name for name in TUTORIALS if name not in ALONE] + [f"theory/{n}" for n in THEORY]
     with ThreadPoolExecutor(NOTEBOOKS_AT_ONCE) as pool:
         runs |= dict(zip(rest, pool.map(one, rest), strict=True))
     return runs, untracked() - present
@@ -381,7 +386,8 @@ def notebook_runs(site, notebook_python, tmp_path_factory) -> tuple[dict, set[st
 
 @pytest.mark.parametrize("name", TUTORIALS)
 def test_notebook_runs_with_only_gradbook_installed(site, notebook_python, notebook_runs, name):
-    """The downloaded notebook runs cleanly in a bare folder, shows output, leaves nothing."""
+    """The downloaded notebook runs cleanly in a bare folder, leaves nothing, draws the
+    page's figures and prints the page's text (it seeds as the build does)."""
     runs, new = notebook_runs
     run = runs[name]
     if run.failure is not None:
@@ -398,17 +404,44 @@ def test_notebook_runs_with_only_gradbook_installed(site, notebook_python, noteb
     assert run.unchanged, "the notebook file was modified"
     assert not new, f"the notebooks wrote into the repository: {sorted(new)}"
 
-    printed, figures = page_shows(site, name)
-    printing = [c for c in cells if any(o["name"] == "stdout" for o in outputs(c, "stream"))]
+    figures = page_figures(site, name)
     images = [
         o
         for c in cells
         for o in outputs(c, "display_data") + outputs(c, "execute_result")
         if "image/png" in o.get("data", {})
     ]
-    assert printing and images, "the notebook printed nothing or drew no figure"
-    assert len(printing) == printed, "not as many cells print as the page shows outputs"
+    assert images, "the notebook drew no figure"
     assert len(images) == figures, "not as many figures as on the page"
+    assert_prints_the_page(cells, site.html / "auto_examples" / f"{name}.html")
+
+
+def assert_prints_the_page(cells: list[dict], page: Path) -> None:
+    """The cells print, one block per printing cell, the text the page shows."""
+    printed = [
+        as_printed(
+            "".join("".join(o["text"]) for o in outputs(c, "stream") if o["name"] == "stdout")
+        )
+        for c in cells
+        if any(o["name"] == "stdout" for o in outputs(c, "stream"))
+    ]
+    shown = printed_blocks(page)
+    assert printed, "the notebook printed nothing"
+    assert len(printed) == len(shown), "not as many cells print as the page shows outputs"
+    for number, (ours, theirs) in enumerate(zip(printed, shown, strict=True), 1):
+        assert ours == theirs, f"output {number} differs from the page's (seeding?)"
+
+
+@pytest.mark.parametrize("name", THEORY)
+def test_a_theory_page_run_again_prints_what_the_page_shows(site, notebook_runs, name):
+    """Seeding works on the theory pages: their code, run again by a fresh kernel in an
+    empty folder, prints the page's text, and leaves no file behind."""
+    run = notebook_runs[0][f"theory/{name}"]
+    if run.failure is not None:
+        raise run.failure
+    cells, _ = ran_cleanly(run.nb)
+    assert not list(run.run_dir.iterdir()), "the page's code left files in its folder"
+    assert_prints_the_page(cells, site.html / "theory" / f"{name}.html")
 
 
 # -- the notebooks read as Markdown ----------------------------------------------------

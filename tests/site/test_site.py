@@ -229,56 +229,6 @@ def test_every_internal_link_points_at_an_existing_file_and_anchor(site):
     assert len(pages) >= 30 and checked > 2000 and anchors > 500, (len(pages), checked, anchors)
 
 
-class Outputs(HTMLParser):
-    """The text a page prints: sphinx-gallery's script output and myst-nb's cell outputs."""
-
-    CONTAINERS = ("sphx-glr-script-out", "cell_output", "sphx-glr-script-out-html")
-
-    def __init__(self):
-        super().__init__()
-        self.depth = 0  # open elements inside the current output block (0: outside)
-        self.blocks: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        classes = (dict(attrs).get("class") or "").split()
-        if self.depth:
-            self.depth += tag not in ("br", "img", "input", "meta", "link", "hr")
-        elif any(c in classes for c in self.CONTAINERS):
-            self.depth = 1
-            self.blocks.append("")
-
-    def handle_endtag(self, tag):
-        if self.depth:
-            self.depth -= 1
-
-    def handle_data(self, data):
-        if self.depth:
-            self.blocks[-1] += data
-
-
-def printed_outputs(build) -> dict[str, list[str]]:
-    outputs = {}
-    for path in html_pages(build.html):
-        parser = Outputs()
-        parser.feed(path.read_text(encoding="utf-8"))
-        if parser.blocks:
-            outputs[str(path.relative_to(build.html))] = parser.blocks
-    return outputs
-
-
-def test_two_clean_builds_print_the_same_outputs(two_clean_builds):
-    """Seeding works: every page prints the same text in two builds from clean copies."""
-    first, second = (printed_outputs(build) for build in two_clean_builds)
-    tutorials = {f"auto_examples/{name}.html" for name in TUTORIALS}
-    theory = {f"theory/{name}.html" for name in THEORY}
-    assert tutorials | theory <= set(first), "a page with code shows no output"
-    assert first.keys() == second.keys()
-    for page, blocks in first.items():
-        assert len(blocks) == len(second[page]), page
-        for number, (one, two) in enumerate(zip(blocks, second[page], strict=True), 1):
-            assert one == two, f"{page}, output {number} differs between two clean builds"
-
-
 ERROR_PHRASES = [  # issue 14's list: a reader pastes one of these into the search box
     "Trying to backward through the graph a second time",
     "grad can be implicitly created only for scalar outputs",

@@ -11,7 +11,8 @@ supplies each of them.
 - ``first_cell``: the notebook's first cell (``first_notebook_cell``). It installs
   gradbook's wheel from the site (``LOCAL_SITE`` for a local build), and with it the
   dependencies from PyPI, when the kernel lacks that version; ``GRADBOOK_SITE_URL``
-  set where the notebook runs points it at another copy of the site.
+  set where the notebook runs points it at another copy of the site. It then seeds
+  Python, NumPy and PyTorch as the build does, so the notebook prints the page's numbers.
 - ``add_markdown_filter`` (builder-inited, before sphinx-gallery writes notebooks):
   sphinx-gallery converts each text block with pandoc (``"pypandoc"`` in conf.py), one
   block at a time. Pandoc's reST reader keeps a Sphinx role it does not know as code
@@ -87,7 +88,8 @@ def wheel_name(release: str) -> str:
 
 
 def first_cell(site: str, release: str) -> str:
-    """The set-up cell of every notebook: install gradbook ``release`` from ``site``."""
+    """The set-up cell of every notebook: install gradbook ``release`` from ``site``, and
+    seed as the build does before each tutorial (``seeding.reset_seeds``)."""
     site = site or LOCAL_SITE
     return f"""\
 # This notebook imports gradbook, the package of the site it comes from,
@@ -108,7 +110,13 @@ except importlib.metadata.PackageNotFoundError:
 if installed != "{release}":
     url = os.environ.get("{SITE_VARIABLE}", "{site}").rstrip("/")
     %pip install {{url}}/{WHEEL_FOLDER}/{wheel_name(release)}
-%matplotlib inline"""
+%matplotlib inline
+
+# The site seeds every tutorial before it runs it: with the same seed, this
+# notebook prints the numbers the page shows.
+from gradbook.utils import seed_everything
+
+seed_everything(0)"""
 
 
 # -- reST to Markdown ----------------------------------------------------------------
