@@ -63,7 +63,8 @@ print(f"predict(X).grad_fn = {predicted.grad_fn}")
 # sphinx_gallery_start_ignore
 assert out_no_grad.grad_fn is None and not out_no_grad.requires_grad
 assert weight_flag and torch.equal(out, out_no_grad)
-assert predicted.grad_fn is None  # not predict(X) again: dropout would draw a mask
+# not predict(X) again: in training mode its dropout would draw a mask
+assert predicted.grad_fn is None
 # sphinx_gallery_end_ignore
 
 # %%
