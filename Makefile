@@ -52,9 +52,9 @@ test: $(VENV)/.stamp-test browser
 	$(BIN)/python -m pytest
 
 # The package's unit tests alone (tests/, not tests/site/): no site build, no browser,
-# no notebooks (seconds).
+# no notebooks, no torchrun (the tests marked slow); about a minute.
 test-fast: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest tests --ignore=tests/site
+	$(BIN)/python -m pytest tests --ignore=tests/site -m "not slow"
 
 bench: $(VENV)/.stamp-dev
 	@for script in benchmarks/*.py; do \

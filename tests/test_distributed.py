@@ -376,6 +376,7 @@ def test_plain_checkpoint_loads_into_a_ddp_model(launched, folder):
 # --------------------------------------------------------------------------- torchrun
 
 
+@pytest.mark.slow  # torchrun's own start-up: about 10 s, left out of make test-fast
 def test_torchrun_runs_the_same_worker_with_the_same_result(launched, tmp_path):
     """`_scenario` under `torchrun --standalone --nproc-per-node 2` gives launch's results."""
     model, _, _, _ = _problem(seed=2)
