@@ -327,8 +327,9 @@ ax_time.yaxis.set_major_formatter(FormatStrFormatter("%g"))
 # sphinx_gallery_start_ignore
 share_small = t["all_reduce"][0] / t["compute"][0]
 share_large = t["all_reduce"][-1] / t["compute"][-1]
-assert share_small > 2 * share_large  # measured: about 20 times
-assert t["compute"][-1] > 3 * t["compute"][0]  # measured: about 20 times
+# measured: 7 to 16 times on a busy 2-core machine
+assert share_small > 2 * share_large
+assert t["compute"][-1] > 3 * t["compute"][0]  # measured: 7 to 13 times
 low, high = ax_time.get_ylim()
 labelled = sum(low <= tick <= high for tick in ax_time.get_yticks())
 assert labelled >= 2

@@ -642,7 +642,7 @@ def time_ddp_steps(
     sizes: Sequence[int],
     batch_sizes: Sequence[int],
     *,
-    repeats: int = 5,
+    repeats: int = 20,
     seed: int = 0,
 ) -> dict[str, list[float]]:
     """Seconds per training step of an MLP, data-parallel and in one process: a worker.
@@ -663,8 +663,10 @@ def time_ddp_steps(
         The MLP's layer sizes, ``(inputs, hidden..., outputs)``, ReLU between layers.
     batch_sizes : sequence of int
         Per-rank batch sizes to time.
-    repeats : int, default 5
-        Timed steps per measurement, >= 1.
+    repeats : int, default 20
+        Timed steps per measurement, >= 1. On a busy machine the all-reduce and a small
+        batch's step (a millisecond each) are often disturbed: the fastest of 5 could
+        still be several times too slow, the fastest of 20 rarely is.
     seed : int, default 0
         Seeds the weights and the data.
 
