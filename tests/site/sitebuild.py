@@ -51,31 +51,20 @@ def _command(srcdir: Path, extra: tuple[str, ...]) -> tuple[list[str], Path]:
     return cmd, outdir
 
 
-def start_sphinx_build(srcdir: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
-    """Start a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
-    cmd, outdir = _command(srcdir, extra)
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    return proc, outdir
-
-
-def finish(proc: subprocess.Popen, outdir: Path, srcdir: Path, timeout: float = 900) -> Build:
-    """Wait for a build started by :func:`start_sphinx_build`."""
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-        output += f"\n(killed after {timeout} s)"
-    return Build(proc.returncode, output, outdir, srcdir)
-
-
 def sphinx_build(srcdir: Path, *extra: str, timeout: float = 900) -> Build:
     """Run a strict (-W --keep-going) HTML build of ``srcdir`` in a fresh process."""
-    proc, outdir = start_sphinx_build(srcdir, *extra)
-    return finish(proc, outdir, srcdir, timeout)
+    cmd, outdir = _command(srcdir, extra)
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as proc:
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+            output += f"\n(killed after {timeout} s)"
+    return Build(proc.returncode, output, outdir, srcdir)
 
 
 def copy_site(dest: Path) -> Path:
