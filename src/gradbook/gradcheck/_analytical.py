@@ -66,10 +66,8 @@ def _checked_outputs(outputs: tuple[torch.Tensor, ...]) -> list[int]:
         if y.is_complex():
             raise TypeError(f"fn returned a complex output {j}; only real outputs are supported")
         if y.is_floating_point() and not y.requires_grad:
-            why = "(computed from constants, or detached inside fn)"
-            raise ValueError(
-                f"output {j} of fn does not depend on any input that requires grad {why}"
-            )
+            why = "does not depend on any input that requires grad (constants, or a detach?)"
+            raise ValueError(f"output {j} of fn {why}")
     checked = [j for j, y in enumerate(outputs) if y.is_floating_point()]
     if not checked:
         raise ValueError("fn returned no floating-point output to check")
@@ -85,27 +83,21 @@ def _upstream(outputs, checked, grad_outputs, seed) -> list[torch.Tensor | None]
         draw = [torch.randn(y.shape, generator=gen, dtype=torch.float64) for y in outputs]
         return [draw[j].to(y.dtype) if j in checked else None for j, y in enumerate(outputs)]
     if len(grad_outputs) != len(outputs):
-        raise ValueError(
-            f"grad_outputs must hold one tensor per output of fn ({len(outputs)}), "
-            f"got {len(grad_outputs)}"
-        )
-    for j, (g, y) in enumerate(zip(grad_outputs, outputs, strict=True)):
+        want = f"one tensor per output of fn ({len(outputs)})"
+        raise ValueError(f"grad_outputs must hold {want}, got {len(grad_outputs)}")
+    pairs = list(enumerate(zip(grad_outputs, outputs, strict=True)))
+    for j, (g, y) in pairs:
         if g.shape != y.shape:
-            raise ValueError(
-                f"grad_outputs[{j}] must have the shape of output {j}, {tuple(y.shape)}, "
-                f"got {tuple(g.shape)}"
-            )
-    return [g.detach().to(y.dtype) if j in checked else None
-            for j, (g, y) in enumerate(zip(grad_outputs, outputs, strict=True))]  # fmt: skip
+            want = f"the shape of output {j}, {tuple(y.shape)}"
+            raise ValueError(f"grad_outputs[{j}] must have {want}, got {tuple(g.shape)}")
+    return [g.detach().to(y.dtype) if j in checked else None for j, (g, y) in pairs]
 
 
-def _mutations(work, before, who: str, names, seen: set[int]) -> list[Problem]:
-    """A problem for each input of ``work`` that differs from ``before`` and is not in
-    ``seen`` (the inputs already reported, which this adds to)."""
+def _mutations(work, before, who: str, names) -> list[Problem]:
+    """A problem for each tensor of ``work`` that differs from ``before``."""
     found = []
     for i, (w, b) in enumerate(zip(work, before, strict=True)):
-        if i not in seen and not same(w.detach(), b.detach()):
-            seen.add(i)
+        if not same(w.detach(), b.detach()):
             change = max_diff(w.detach(), b.detach())
             text = f"{who} mutated {names[i]} in place (max change {change:.3g})"
             found.append(Problem("mutated input", text))
@@ -126,10 +118,9 @@ def analytical_side(fn: Callable, tensors, diff: list[int], names, grad_outputs,
     with torch.enable_grad():
         outputs = outputs_of(fn(*work))[0]
     checked = _checked_outputs(outputs)
-    problems = _mutations(work, tensors, "fn", names, set())
+    problems = _mutations(work, tensors, "fn", names)
     vs = _upstream(outputs, checked, grad_outputs, seed)
     before = [w.detach().clone() for w in work]  # what the backward must leave as it is
-    seen: set[int] = set()
     xs = [work[i] for i in diff]
 
     def vjp(targets, grads) -> tuple[torch.Tensor, ...]:
@@ -140,21 +131,19 @@ def analytical_side(fn: Callable, tensors, diff: list[int], names, grad_outputs,
     try:
         grads = {j: vjp(outputs[j], vs[j]) for j in checked}
     except RuntimeError as err:
-        problems += _mutations(work, before, "the backward", names, seen) + [_raised(err)]
+        problems += _mutations(work, before, "the backward", names) + [_raised(err)]
         return Analytical(outputs, checked, vs, {}, problems)
-    problems += _mutations(work, before, "the backward", names, seen)
-    try:
+    try:  # a second call, and one with zero upstream gradients
         again = {j: vjp(outputs[j], vs[j]) for j in checked}
         zero = vjp([outputs[j] for j in checked], [torch.zeros_like(vs[j]) for j in checked])
     except RuntimeError as err:  # e.g. a saved tensor the first backward modified
-        problems += _mutations(work, before, "the backward", names, seen) + [_raised(err)]
+        problems.append(_raised(err))
         again, zero = grads, None
+    problems += _mutations(work, before, "the backward", names)
     problems += _backward_problems(grads, again, zero, [names[i] for i in diff])
-    problems += _mutations(work, before, "the backward", names, seen)
-    for j in checked:
-        if not bool(torch.isfinite(outputs[j]).all()):
-            text = f"output {j} of fn has NaN/inf at the given inputs"
-            problems.append(Problem("non-finite output", text))
+    text = "output {} of fn has NaN/inf at the given inputs"
+    bad = [j for j in checked if not bool(torch.isfinite(outputs[j]).all())]
+    problems += [Problem("non-finite output", text.format(j)) for j in bad]
     return Analytical(outputs, checked, vs, grads, problems)
 
 

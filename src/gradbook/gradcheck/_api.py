@@ -71,28 +71,23 @@ def _converted(tensors: Sequence[torch.Tensor], dtype: torch.dtype) -> list[torc
 def _numerics(fn, tensors, diff, an: Analytical, method: str, fresh_copies: bool):
     """The evaluator of the numerical side, its description, and the problems it found.
 
-    Float64 when fn runs in it and gives the same values up to the inputs' rounding (the
-    truncation error of float32 differences would swamp a float32 check); else the
-    inputs' own dtype (complex for the complex step).
+    Float64 (complex128 for the complex step) when fn runs in it and gives the same values
+    up to the inputs' rounding: the truncation error of float32 differences would swamp a
+    float32 check. Else the inputs' own dtype, with a check that fn is deterministic.
     """
     low = ", ".join(sorted({str(tensors[i].dtype).removeprefix("torch.") for i in diff}))
     upcast = any(tensors[i].dtype != torch.float64 for i in diff)
     wide = torch.complex128 if method == "complex" else torch.float64
     try:
-        ev = Evaluator(fn, _converted(tensors, wide), fresh_copies) if upcast else None
-        if ev and ev.matches(an.outputs, an.checked, wide):
-            return ev, f"float64 (upcast from {low})", []
-    except Exception:  # fn does not run in float64 (a float32 constant inside, ...)
-        pass
+        ev = Evaluator(fn, _converted(tensors, wide), fresh_copies)
+        if ev.matches(an.outputs, an.checked, wide):
+            how = "complex step" if method == "complex" else f"upcast from {low}" if upcast else ""
+            name = str(wide).removeprefix("torch.")
+            return ev, f"{name} ({how})" if how else name, []
+        err = "its outputs are not complex, or differ from the real ones (.real or abs inside?)"
+    except Exception as e:  # fn does not run in float64 (a float32 constant inside, ...)
+        err = f"calling it with complex inputs raised {type(e).__name__}: {e}"
     if method == "complex":
-        cdtype = torch.complex128 if tensors[diff[0]].dtype == torch.float64 else torch.complex64
-        try:
-            ev = Evaluator(fn, _converted(tensors, cdtype), fresh_copies)
-            if all(ev.f0[j].is_complex() for j in an.checked):
-                return ev, f"{str(cdtype).removeprefix('torch.')} (complex step)", []
-            err = "it returned real outputs (fn takes .real or abs somewhere?)"
-        except Exception as e:
-            err = f"calling it with complex inputs raised {type(e).__name__}: {e}"
         raise ValueError(f"method='complex' needs fn to be analytic in its inputs; {err}")
     ev = Evaluator(fn, [t.detach() for t in tensors], fresh_copies)
     note = " (fn does not run in float64; step and tolerance chosen for the dtype)"
@@ -142,7 +137,7 @@ def _fast_pairs(c: _Check, seed: int) -> list[PairResult]:
     stencil = STENCILS[c.method]
     perturbations, us = {}, {}
     for i in c.diff:
-        real = c.ev.base[i].real if c.ev.base[i].is_complex() else c.ev.base[i]
+        real = c.ev.base[i].real
         u = torch.randn(real.numel(), generator=gen, dtype=torch.float64).to(real.dtype)
         us[i] = u = u / u.abs().max().clamp(min=1e-300)
         h = element_steps(real.abs().max().reshape(1), stencil, c.eps)  # (1,): one direction
@@ -172,7 +167,7 @@ def _full_pairs(c: _Check) -> tuple[list[PairResult], list[str]]:
     screen = c.method == "central" and c.eps is None and numerics_dtype == torch.float64
     stencil = forward if screen else STENCILS[c.method]
     steps = {i: element_steps(c.ev.base[i], stencil, c.eps) for i in c.diff}
-    perturbations = {i: (h, torch.arange(len(h))) for i, h in steps.items()}
+    perturbations = {i: (h, torch.diag(h)) for i, h in steps.items()}
     if not screen:
         nums, notes = numerical_vjp(c.ev, stencil, perturbations, c.vs), []
     else:
@@ -202,22 +197,29 @@ def _refine(c: _Check, nums: dict, h_central: dict[int, torch.Tensor]) -> int:
         which = np.flatnonzero(np.any(off, axis=0))
         if which.size:
             suspects[i] = which
-    perturbations = {i: (h_central[i][k], torch.from_numpy(k)) for i, k in suspects.items()}
+    perturbations = {i: (h_central[i][k], torch.diag(h_central[i])[k]) for i, k in suspects.items()}
     finer = numerical_vjp(c.ev, STENCILS["central"], perturbations, c.vs)
     for i, which in suspects.items():
         nums[i] = [n and n.replaced(which, f) for n, f in zip(nums[i], finer[i], strict=True)]
     return sum(which.size for which in suspects.values())
 
 
-def _check(fn, inputs, grad_outputs, eps, atol, rtol, method, fast, seed, names=None,
-           out_names=None):  # fmt: skip
-    """check_gradients, with names (check_module names inputs by parameter)."""
+def _setup(fn, inputs, grad_outputs, eps, atol, rtol, method, seed, fast):
+    """The checked arguments: inputs and grad_outputs as tuples, and the inputs to check."""
     _check_options(fn, eps, atol, rtol, method, seed, fast)
     tensors, _ = _tensors(inputs, "inputs")
-    diff = _inputs_to_check(tensors)
-    names = names or [f"input {k}" for k in range(len(tensors))]
     if grad_outputs is not None:
         grad_outputs, _ = _tensors(grad_outputs, "grad_outputs")
+    return tensors, grad_outputs, _inputs_to_check(tensors)
+
+
+def _check(fn, inputs, grad_outputs=None, eps=None, atol=None, rtol=None, method="central",
+           fast=False, seed=0, names=None, out_names=None):  # fmt: skip
+    """check_gradients, with names (check_module names inputs by parameter)."""
+    tensors, grad_outputs, diff = _setup(
+        fn, inputs, grad_outputs, eps, atol, rtol, method, seed, fast
+    )
+    names = names or [f"input {k}" for k in range(len(tensors))]
     an = analytical_side(fn, tensors, diff, names, grad_outputs, seed)
     problems = list(an.problems)
     if not an.grads:  # the backward raised: nothing to compare
@@ -259,7 +261,8 @@ def numerical_jacobian(
         Called as ``fn(*inputs)``; returns a tensor or a tuple of tensors.
     inputs : Tensor or tuple of Tensor
         Where to differentiate. Every floating-point input is differentiated (whether or
-        not it requires grad); the numbers are computed in the inputs' own dtype.
+        not it requires grad); the numbers are computed in the inputs' own dtype (in
+        complex128 for the complex step).
     eps : float, optional
         Absolute step for every element. By default the step follows the dtype and the
         size of each element, :math:`h = \epsilon^{p} \max(1, |x|)` rounded down to a
@@ -299,10 +302,7 @@ def numerical_jacobian(
     tensors, inputs_tuple = _tensors(inputs, "inputs")
     stencil = STENCILS[method]
     base = [t.detach() for t in tensors]
-    if method == "complex":
-        base = [t.to(torch.promote_types(t.dtype, torch.complex64)) if t.is_floating_point() else t
-                for t in base]  # fmt: skip
-    ev = Evaluator(fn, base, fresh_copies=True)
+    ev = Evaluator(fn, _converted(base, torch.complex128) if method == "complex" else base, True)
     dtypes = {i: t.dtype for i, t in enumerate(tensors) if t.is_floating_point()}
     table = jacobian(ev, stencil, dtypes, eps)
     rows = [tuple(row) if inputs_tuple else row[0] for row in table]
@@ -482,6 +482,4 @@ def check_module(
     flat += [b.detach().clone() for _, b in buffers] + list(inputs)
     names = [name for name, _ in params] + [f"buffer {name}" for name, _ in buffers]
     names += [f"input {k}" for k in range(len(inputs))]
-    options = {"eps": None, "atol": None, "rtol": None, "method": "central", "fast": False,
-               "seed": 0, **options}  # fmt: skip
-    return _check(loss, tuple(flat), None, **options, names=names)
+    return _check(loss, tuple(flat), **options, names=names)

@@ -184,26 +184,16 @@ class Evaluator:
 def evaluate(ev: Evaluator, stencil: Stencil, perturbations: dict) -> dict[int, list[np.ndarray]]:
     """f(x + o d_k) for each perturbation d_k of input i and each evaluated offset o.
 
-    ``perturbations[i] = (h, d)``: the steps h (c,) and either the flat indices d (c,) of
-    the elements to perturb (d_k = h_k e_k) or the perturbations themselves (c, n_i).
-    Returns, per input i and output j, a NumPy array (m, c, out_j). NumPy, not torch: the
-    reductions work on small arrays, where a NumPy operation costs a fifth of a torch one.
+    ``perturbations[i] = (h, d)``: the steps h (c,) and the perturbations d (c, n_i), the
+    rows of diag(h) where single elements are perturbed. Returns, per input i and output
+    j, a NumPy array (m, c, out_j). NumPy, not torch: the reductions work on small arrays,
+    where a NumPy operation costs a fifth of a torch one.
     """
     m, out_numel = len(stencil.evaluated), sum(y.numel() for y in ev.f0)
 
     def rows(i: int, h: torch.Tensor, d: torch.Tensor) -> torch.Tensor:  # (m * c, *shape_i)
         x, offs = ev.base[i], torch.tensor(stencil.evaluated, dtype=ev.base[i].dtype)
-        if d.dim() == 2:  # dense perturbations
-            return (x.reshape(1, 1, -1) + offs.reshape(m, 1, 1) * d).reshape(-1, *x.shape)
-        # copies of x with element d_k moved by o h_k: one pass over memory, as fn reads it
-        out = x.reshape(1, 1, -1).repeat(m, len(d), 1)  # (m, c, n_i)
-        start = int(d[0]) if len(d) else 0
-        if torch.equal(d, torch.arange(start, start + len(d))):  # a run of elements, as the
-            # full check perturbs them: a diagonal of out, a third faster than a scatter
-            out.diagonal(start, dim1=1, dim2=2).add_(offs.reshape(m, 1) * h)
-        else:
-            out[:, torch.arange(len(d)), d] += offs.reshape(m, 1) * h
-        return out.reshape(-1, *x.shape)
+        return (x.reshape(1, 1, -1) + offs.reshape(m, 1, 1) * d).reshape(-1, *x.shape)
 
     def split(outs, start: int, c: int) -> list[np.ndarray]:  # rows start:start + m * c
         return [to_numpy(y[start : start + m * c]).reshape(m, c, -1) for y in outs]
@@ -294,7 +284,7 @@ def jacobian(ev: Evaluator, stencil: Stencil, dtypes: dict[int, torch.dtype], ep
     """``J[output j][input i]`` by finite differences for the inputs i in ``dtypes``, shaped
     ``out_j.shape + x_i.shape``, of dtype ``dtypes[i]`` (None for the other inputs)."""
     steps = {i: element_steps(ev.base[i], stencil, eps) for i in dtypes}
-    ys = evaluate(ev, stencil, {i: (h, torch.arange(len(h))) for i, h in steps.items()})
+    ys = evaluate(ev, stencil, {i: (h, torch.diag(h)) for i, h in steps.items()})
     table = [[None] * len(ev.base) for _ in ev.f0]
     for i, h in steps.items():
         for j, (y, y0) in enumerate(zip(ys[i], ev.f0, strict=True)):

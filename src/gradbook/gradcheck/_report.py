@@ -208,31 +208,29 @@ class GradientReport:
 
     def __str__(self) -> str:
         head = "gradient check" if self.order == 1 else "second-order gradient check"
-        head += " PASSED" if self.ok else " FAILED"
         mode = "fast (random projections)" if self.fast else "full"
-        lines = _wrap(f"{head}: {mode}, {self.method} differences", indent="")
+        head = f"{head} {'PASSED' if self.ok else 'FAILED'}: {mode}, {self.method} differences"
+        lines = _wrap(head, indent="")
         if self.pairs:
             lines += _wrap(f"numerics in {self.numerics}, evaluated by {self.evaluation}")
         lines += _table(self.pairs)
-        worst = self.worst
+        texts, worst = [], self.worst
         if worst is not None and not self.ok:
             at = f"{worst.input} {fmt_index(worst.index)}, {worst.output}"
-            lines += _wrap(f"worst: {at}: abs err {worst.abs_error:.3g}, rel err "
-                           f"{worst.rel_error:.3g} (rtol {self.rtol:g})")  # fmt: skip
-        for p in self.pairs:
-            if p.diagnosis:
-                lines += _wrap(f"diagnosis ({p.input}, {p.output}): {p.diagnosis}")
-        lines += [line for problem in self.problems for line in _wrap(f"problem: {problem}")]
-        lines += [line for note in self.notes for line in _wrap(f"note: {note}")]
+            texts.append(f"worst: {at}: abs err {worst.abs_error:.3g}, rel err "
+                         f"{worst.rel_error:.3g} (rtol {self.rtol:g})")  # fmt: skip
+        diagnosed = [p for p in self.pairs if p.diagnosis]
+        texts += [f"diagnosis ({p.input}, {p.output}): {p.diagnosis}" for p in diagnosed]
+        texts += [f"problem: {problem}" for problem in self.problems]
+        texts += [f"note: {note}" for note in self.notes]
+        lines += [line for text in texts for line in _wrap(text)]
         if not self.pairs:
             what = "evaluated" if self.order == 1 else "differentiated"
-            lines.append(f"  no comparison: the backward could not be {what}")
-            return "\n".join(lines)
+            return "\n".join(lines + [f"  no comparison: the backward could not be {what}"])
         exact, good, suspicious = self.bands.values()
         lines.append(f"  bands (relative error): exact <= {exact:.0e} < good <= {good:.0e} (rtol)")
         lines.append(f"    < suspicious <= {suspicious:.0e} < wrong")
-        lines += _wrap(f"absolute floor: {self.atol}")
-        return "\n".join(lines)
+        return "\n".join(lines + _wrap(f"absolute floor: {self.atol}"))
 
 
 def _table(pairs: list[PairResult]) -> list[str]:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 
 from ._analytical import analytical_side
-from ._api import _check, _check_options, _inputs_to_check, _tensors
+from ._api import _check, _setup
 from ._compare import Problem
 from ._numerics import outputs_of
 from ._report import GradientReport, ensure_ok
@@ -55,19 +55,17 @@ def _not_twice_differentiable(g: Callable, args: list[torch.Tensor], diff: list[
     grads = g(*args)
     detached = [i for i, gi in zip(diff, grads, strict=True) if not gi.requires_grad]
     if detached:
-        text = (f"the gradient wrt input {detached[0]} is detached from autograd's graph: the "
-                "backward runs under torch.no_grad, calls .detach() or .item(), or goes "
-                "through NumPy, so autograd would see second derivatives of zero")  # fmt: skip
+        how = "runs under torch.no_grad, calls .detach() or .item(), or goes through NumPy"
+        what = f"the gradient wrt input {detached[0]} is detached from autograd's graph"
+        text = f"{what}: the backward {how}, so autograd would see second derivatives of zero"
         return [Problem("not twice differentiable", text)]
     try:  # a once_differentiable backward hangs its results on a node that raises
         torch.autograd.backward([gi.sum() for gi in grads])
     except RuntimeError as err:
         if "once_differentiable" not in str(err):
             return []  # the check below reports it, with the inputs' names
-        text = ("the backward is marked @once_differentiable: autograd cannot differentiate "
-                "it, so second derivatives through fn raise an error (or, when the upstream "
-                "gradient is a constant, come back without a graph); write the backward "
-                "with differentiable torch operations to support them")  # fmt: skip
+        what = "the backward is marked @once_differentiable: autograd cannot differentiate it"
+        text = f"{what}; write it with differentiable torch operations to support them"
         return [Problem("not twice differentiable", text)]
     finally:
         for a in args:
@@ -121,11 +119,9 @@ def check_gradgrad(
     >>> check_gradgrad(torch.tanh, x).ok
     True
     """
-    _check_options(fn, eps, atol, rtol, "central", seed, False)
-    tensors, _ = _tensors(inputs, "inputs")
-    diff = _inputs_to_check(tensors)
-    if grad_outputs is not None:
-        grad_outputs, _ = _tensors(grad_outputs, "grad_outputs")
+    tensors, grad_outputs, diff = _setup(
+        fn, inputs, grad_outputs, eps, atol, rtol, "central", seed, False
+    )
     names = [f"input {k}" for k in range(len(tensors))]
     first = analytical_side(fn, tensors, diff, names, grad_outputs, seed)
     vs = [first.vs[j].detach().requires_grad_(True) for j in first.checked]
