@@ -115,7 +115,7 @@ class _Check:
     atol: float | None
     random_v: bool  # the upstream gradients were drawn (not given)
     vs: list[np.ndarray | None]  # the upstream gradients, flat float64
-    out_names: list[str] | None = None  # names of fn's outputs (default "output j")
+    out_names: list[str]  # names of fn's outputs
 
     def analytical(self, pos: int, j: int) -> np.ndarray:
         """v_j^T J wrt input ``diff[pos]``, flat float64."""
@@ -123,9 +123,7 @@ class _Check:
 
     def pair(self, pos: int, j: int, a: np.ndarray, num, shape) -> PairResult:
         """The comparison of input ``diff[pos]`` with output j."""
-        out = "output" if len(self.an.outputs) == 1 else f"output {j}"
-        out = self.out_names[j] if self.out_names else out
-        names = (self.names[self.diff[pos]], out)
+        names = (self.names[self.diff[pos]], self.out_names[j])
         dtype = self.an.grads[j][pos].dtype
         return compare(a, num, an_dtype=dtype, rtol=self.rtol, atol=self.atol, names=names,
                        shape=shape, random_v=self.random_v)  # fmt: skip
@@ -233,7 +231,10 @@ def _check(fn, inputs, grad_outputs=None, eps=None, atol=None, rtol=None, method
             30 * torch.finfo(num_dtype).eps ** STENCILS[method].accuracy_power)  # fmt: skip
         rtol = max(numeric, *(_RTOL_GRAD.get(tensors[i].dtype, 1e-1) for i in diff))
     vs = [None if v is None else v.reshape(-1).double().numpy() for v in an.vs]
-    c = _Check(ev, an, diff, names, method, eps, rtol, atol, grad_outputs is None, vs, out_names)
+    outs = ["output"] if len(an.outputs) == 1 else [f"output {j}" for j in range(len(an.outputs))]
+    c = _Check(
+        ev, an, diff, names, method, eps, rtol, atol, grad_outputs is None, vs, out_names or outs
+    )
     floor = "rtol x fraction of the largest gradient + rounding" if atol is None else f"{atol:g}"
     notes = []
     if fast:

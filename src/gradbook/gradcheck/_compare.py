@@ -34,15 +34,11 @@ from ._report import PairResult, WorstElement, bands, fmt_index
 __all__ = ["PROBLEM_KINDS", "Errors", "Problem", "compare", "compare_tensors", "diagnose"]
 __all__ += ["relative_errors"]
 
-PROBLEM_KINDS = (
-    "mutated input",  # fn or its backward changed an input in place
-    "non-deterministic forward",
-    "non-deterministic backward",
-    "zero upstream",  # a zero grad_output gave a nonzero gradient
-    "backward raised",
-    "non-finite output",
-    "not twice differentiable",  # the backward is once_differentiable or detached
-)
+# What went wrong: fn or its backward changed an input in place; two calls disagree; a zero
+# grad_output gave a nonzero gradient; ...; the backward is once_differentiable or detached.
+PROBLEM_KINDS = ("mutated input", "non-deterministic forward", "non-deterministic backward",
+                 "zero upstream", "backward raised", "non-finite output",
+                 "not twice differentiable")  # fmt: skip
 # Elements whose gradient is below this fraction of the pair's largest value are compared
 # in absolute terms (at rtol times this fraction of the largest value).
 _ATOL_FRACTION = {torch.float64: 1e-3, torch.float32: 1e-2, torch.float16: 5e-2}

@@ -216,9 +216,7 @@ class GradientReport:
         lines += _table(self.pairs)
         texts, worst = [], self.worst
         if worst is not None and not self.ok:
-            at = f"{worst.input} {fmt_index(worst.index)}, {worst.output}"
-            texts.append(f"worst: {at}: abs err {worst.abs_error:.3g}, rel err "
-                         f"{worst.rel_error:.3g} (rtol {self.rtol:g})")  # fmt: skip
+            texts.append(f"worst: {worst} (rtol {self.rtol:g})")
         diagnosed = [p for p in self.pairs if p.diagnosis]
         texts += [f"diagnosis ({p.input}, {p.output}): {p.diagnosis}" for p in diagnosed]
         texts += [f"problem: {problem}" for problem in self.problems]
