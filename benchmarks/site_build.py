@@ -45,6 +45,8 @@ def build(docs: Path) -> tuple[float, list[str]]:
         "html",
         "-W",
         "--keep-going",
+        "-j",
+        "auto",
         "-d",
         str(docs / "_build" / "doctrees"),
         str(docs),

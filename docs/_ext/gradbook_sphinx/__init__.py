@@ -81,4 +81,9 @@ def setup(app):
     app.connect("builder-inited", add_markdown_filter, priority=450)
     app.connect("source-read", link_wheel)
     app.connect("build-finished", publish_wheel)
+    # sphinx-mathjax-offline (0.0.2) only copies MathJax into _static at build-finished, in
+    # the main process, but declares nothing: Sphinx would warn and read serially with -j
+    mathjax = app.extensions.get("sphinx-mathjax-offline")
+    if mathjax is not None:
+        mathjax.parallel_read_safe = mathjax.parallel_write_safe = True
     return {"parallel_read_safe": True, "parallel_write_safe": True}
