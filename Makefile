@@ -50,8 +50,10 @@ livehtml: $(VENV)/.stamp-dev
 browser:
 	@bash .ci/install-chromium || echo "the browser tests will be skipped"
 
+# Two processes, one test file at a time each, in the order of collection: the browser
+# tests and the notebook tests (which share one site build) land in different ones.
 test: $(VENV)/.stamp-test browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The package's unit tests alone (tests/, not tests/site/): no site build, no browser,
 # no notebooks, no torchrun (the tests marked slow); about a minute.
