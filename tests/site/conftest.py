@@ -40,7 +40,8 @@ def site(tmp_path_factory) -> Build:
         else:
             folder = shared / "site"
             folder.mkdir()
-            build = sphinx_build(copy_site(folder))
+            # -j auto, as make html: the pages are read and written in one process per core
+            build = sphinx_build(copy_site(folder), "-j", "auto")
             record.write_text(json.dumps({**asdict(build), "html": str(build.html),
                                           "src": str(build.src)}))  # fmt: skip
     if build.returncode != 0:

@@ -42,8 +42,6 @@ def _command(srcdir: Path, extra: tuple[str, ...]) -> tuple[list[str], Path]:
         "html",
         "-W",
         "--keep-going",
-        "-j",  # as make html: the pages are read and written in one process per core
-        "auto",
         "-d",
         str(srcdir / "_build" / "doctrees"),
         *extra,

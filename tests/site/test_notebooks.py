@@ -179,20 +179,6 @@ def pip_install(python: Path, *args) -> None:
     run(cmd, "pip install " + " ".join(map(str, args)), env=env)
 
 
-def package_copy(dest: Path) -> Path:
-    """The files setuptools builds gradbook from, copied so the build writes nothing here.
-
-    (A build in the repository would leave build/lib and an .egg-info behind, and a stale
-    build/lib can put deleted modules back into the wheel.)
-    """
-    for name in ("pyproject.toml", "README.md", "setup.py", "setup.cfg", "MANIFEST.in"):
-        if (ROOT / name).is_file():
-            shutil.copy2(ROOT / name, dest / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    shutil.copytree(ROOT / "src", dest / "src", ignore=ignore)
-    return dest
-
-
 def create_env(key: str, package: Path) -> None:
     """Make the environment in a sibling folder and move it into place once complete."""
     ENV.parent.mkdir(parents=True, exist_ok=True)
@@ -224,19 +210,20 @@ def create_env(key: str, package: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def notebook_python(tmp_path_factory) -> Path:
-    """The interpreter of an environment with only gradbook and a notebook runner in it."""
+def notebook_python(site, tmp_path_factory) -> Path:
+    """The interpreter of an environment with only gradbook (the site's wheel, as readers
+    get it) and a notebook runner in it."""
     base = getattr(sys, "_base_executable", sys.executable)
     key = env_key(base)
     python = ENV / "bin" / "python"
     stamp = read_stamp()
+    wheel = site.html / "_downloads" / WHEEL  # built from src/ by this run's site build
     if stamp.get("env") != key or not python.exists():
-        create_env(key, package_copy(tmp_path_factory.mktemp("gradbook-package")))
+        create_env(key, wheel)
     elif stamp.get("source") != digest_files(SOURCE):
         # gradbook is not installed editable: bring it up to date with src/.
         write_stamp(ENV, {"env": key, "source": None})
-        package = package_copy(tmp_path_factory.mktemp("gradbook-package"))
-        pip_install(python, "--no-deps", "--force-reinstall", package)
+        pip_install(python, "--no-deps", "--force-reinstall", wheel)
         write_stamp(ENV, {"env": key, "source": digest_files(SOURCE)})
 
     proc = run(
