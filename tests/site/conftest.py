@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -32,18 +31,15 @@ def _shared_folder(tmp_path_factory) -> Path:
 def site(tmp_path_factory) -> Build:
     """The real site, built strictly into a temporary folder (executes every tutorial)."""
     shared = _shared_folder(tmp_path_factory)
-    record = shared / "site-build.json"
+    record, docs = shared / "site-build.json", shared / "site" / "docs"
     with FileLock(shared / "site-build.lock"):
         if record.exists():  # another worker of this run built it
-            fields = json.loads(record.read_text())
-            build = Build(**{**fields, "html": Path(fields["html"]), "src": Path(fields["src"])})
+            build = Build(**json.loads(record.read_text()), html=docs / "_build" / "html", src=docs)
         else:
-            folder = shared / "site"
-            folder.mkdir()
+            docs.parent.mkdir()
             # -j auto, as make html: the pages are read and written in one process per core
-            build = sphinx_build(copy_site(folder), "-j", "auto")
-            record.write_text(json.dumps({**asdict(build), "html": str(build.html),
-                                          "src": str(build.src)}))  # fmt: skip
+            build = sphinx_build(copy_site(docs.parent), "-j", "auto")
+            record.write_text(json.dumps({"returncode": build.returncode, "output": build.output}))
     if build.returncode != 0:
         pytest.fail(f"strict site build failed (exit {build.returncode}):\n{build.output[-6000:]}")
     return build

@@ -85,12 +85,12 @@ def _upstream(outputs, checked, grad_outputs, seed) -> list[torch.Tensor | None]
     if len(grad_outputs) != len(outputs):
         want = f"one tensor per output of fn ({len(outputs)})"
         raise ValueError(f"grad_outputs must hold {want}, got {len(grad_outputs)}")
-    pairs = list(enumerate(zip(grad_outputs, outputs, strict=True)))
-    for j, (g, y) in pairs:
+    given = list(enumerate(zip(grad_outputs, outputs, strict=True)))
+    for j, (g, y) in given:
         if g.shape != y.shape:
             want = f"the shape of output {j}, {tuple(y.shape)}"
             raise ValueError(f"grad_outputs[{j}] must have {want}, got {tuple(g.shape)}")
-    return [g.detach().to(y.dtype) if j in checked else None for j, (g, y) in pairs]
+    return [g.detach().to(y.dtype) if j in checked else None for j, (g, y) in given]
 
 
 def _mutations(work, before, who: str, names) -> list[Problem]:
