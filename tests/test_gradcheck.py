@@ -753,7 +753,7 @@ def test_error_integer_tensor_requiring_grad():
     [
         (lambda t: None, "got None"),
         (lambda t: 3.0, "got float"),
-        (lambda t: (t, "x"), "element 1 is a str"),
+        (lambda t: (t, "x"), r"fn\(\*inputs\)\[1\] must be a torch.Tensor, got str"),
     ],
 )
 def test_error_fn_returns_non_tensor(fn, match):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ._compare import Problem
-from ._numerics import outputs_of
+from ._numerics import as_tuple, close
 
 __all__ = ["Analytical", "analytical_side", "max_diff", "random_generator", "same"]
 
@@ -35,12 +35,8 @@ class Analytical:
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Bitwise-equal values, with NaN equal to NaN."""
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if torch.equal(a, b) or not (a.is_floating_point() or a.is_complex()):
-        return torch.equal(a, b)
-    return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
+    """Bitwise-equal values of one dtype, with NaN equal to NaN."""
+    return a.dtype == b.dtype and close(a, b, ulps=0)
 
 
 def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -80,8 +76,7 @@ def _upstream(outputs, checked, grad_outputs, seed) -> list[torch.Tensor | None]
     if grad_outputs is None:
         gen = random_generator(seed)
         # drawn in float64 then cast, so the same seed gives the same v in every dtype
-        draw = [torch.randn(y.shape, generator=gen, dtype=torch.float64) for y in outputs]
-        return [draw[j].to(y.dtype) if j in checked else None for j, y in enumerate(outputs)]
+        grad_outputs = [torch.randn(y.shape, generator=gen, dtype=torch.float64) for y in outputs]
     if len(grad_outputs) != len(outputs):
         want = f"one tensor per output of fn ({len(outputs)})"
         raise ValueError(f"grad_outputs must hold {want}, got {len(grad_outputs)}")
@@ -116,17 +111,16 @@ def analytical_side(fn: Callable, tensors, diff: list[int], names, grad_outputs,
     the problems no comparison of numbers would show."""
     work = [t.detach().clone().requires_grad_(t.requires_grad) for t in tensors]
     with torch.enable_grad():
-        outputs = outputs_of(fn(*work))[0]
+        outputs = as_tuple(fn(*work), "fn(*inputs)")[0]
     checked = _checked_outputs(outputs)
     problems = _mutations(work, tensors, "fn", names)
     vs = _upstream(outputs, checked, grad_outputs, seed)
     before = [w.detach().clone() for w in work]  # what the backward must leave as it is
     xs = [work[i] for i in diff]
 
-    def vjp(targets, grads) -> tuple[torch.Tensor, ...]:
-        got = torch.autograd.grad(targets, xs, grads, retain_graph=True, allow_unused=True)
-        return tuple(torch.zeros_like(x) if g is None else g.detach()
-                     for g, x in zip(got, xs, strict=True))  # fmt: skip
+    def vjp(targets, grads) -> tuple[torch.Tensor, ...]:  # zeros for inputs fn does not use
+        got = torch.autograd.grad(targets, xs, grads, retain_graph=True, materialize_grads=True)
+        return tuple(g.detach() for g in got)  # a backward may return a saved input as it is
 
     try:
         grads = {j: vjp(outputs[j], vs[j]) for j in checked}
@@ -141,9 +135,8 @@ def analytical_side(fn: Callable, tensors, diff: list[int], names, grad_outputs,
         again, zero = grads, None
     problems += _mutations(work, before, "the backward", names)
     problems += _backward_problems(grads, again, zero, [names[i] for i in diff])
-    text = "output {} of fn has NaN/inf at the given inputs"
-    bad = [j for j in checked if not bool(torch.isfinite(outputs[j]).all())]
-    problems += [Problem("non-finite output", text.format(j)) for j in bad]
+    problems += [Problem("non-finite output", f"output {j} of fn has NaN/inf at the given inputs")
+                 for j in checked if not bool(torch.isfinite(outputs[j]).all())]  # fmt: skip
     return Analytical(outputs, checked, vs, grads, problems)
 
 

@@ -141,8 +141,7 @@ def compare(a, num: Numerical, *, an_dtype, rtol, atol, names, shape, random_v) 
         worst = WorstElement(*names, unravel(k, shape), *values)
         max_abs, max_rel = float(e.err[~kinks].max()), float(e.rel[~kinks].max())
     if n_off:
-        with np.errstate(all="ignore"):
-            diagnosis = diagnose(e, num.ones, wrong, rtol, shape, random_v)
+        diagnosis = diagnose(e, num.ones, wrong, rtol, shape, random_v)
     elif n_kinks:
         k = int(np.flatnonzero(kinks)[0])
         sides = f"the one-sided differences give {num.lo[k]:.4g} and {num.hi[k]:.4g}"
@@ -160,6 +159,7 @@ def _matches(b: np.ndarray, n: np.ndarray, tiny: np.ndarray, rtol: float) -> boo
     return bool((rel <= max(rtol, 1e-6)).all())
 
 
+@np.errstate(all="ignore")
 def diagnose(e: Errors, ones: np.ndarray, wrong: np.ndarray, rtol, shape, random_v) -> str:
     """The likely mistake behind a failing pair, from the pattern of the errors.
 
@@ -228,13 +228,11 @@ def compare_tensors(got, expected, *, rtol: float | None = None, name: str = "an
         raise ValueError(f"got has shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
     dtype = got.dtype if got.is_floating_point() else torch.float64
     rtol = rtol if rtol is not None else {torch.float64: 1e-6}.get(dtype, 1e-3)
-    ref = expected.detach().reshape(-1).double().cpu().numpy()
+    a, ref = (t.detach().reshape(-1).double().cpu().numpy() for t in (got, expected))
     nan = np.full(ref.shape, np.nan)
     num = Numerical(ref, np.abs(ref), np.zeros_like(ref), nan, nan, nan)
-    a = got.detach().reshape(-1).double().cpu().numpy()
-    shape = tuple(got.shape)
     pair = compare(a, num, an_dtype=dtype, rtol=rtol, atol=None, names=(name, "reference"),
-                   shape=shape, random_v=False)  # fmt: skip
+                   shape=tuple(got.shape), random_v=False)  # fmt: skip
     if pair.diagnosis:  # the check's words, for two tensors
         text = pair.diagnosis.replace("the analytical gradient", "your answer")
         for old, new in (("the numerical one", "the reference"), ("analytical", "answer")):

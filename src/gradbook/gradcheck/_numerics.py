@@ -15,8 +15,8 @@ Holds:
 - :class:`Numerical` and :func:`numerical_vjp`: those values reduced with the upstream
   gradient :math:`v` to what the comparison reads, per (input, output) pair;
 - :func:`jacobian`: the whole Jacobian, for :func:`~gradbook.gradcheck.numerical_jacobian`;
-- :func:`outputs_of`, :func:`close` and :func:`to_numpy`: what ``fn`` returned as a tuple of
-  tensors, agreement up to rounding, and tensors as NumPy arrays.
+- :func:`as_tuple`, :func:`close` and :func:`to_numpy`: inputs or what ``fn`` returned as a
+  tuple of tensors, agreement up to rounding, and tensors as NumPy arrays.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from itertools import accumulate
 import numpy as np
 import torch
 
+from .. import _validation as checks
+
 __all__ = ["STENCILS", "Evaluator", "Numerical", "Stencil", "close", "element_steps", "evaluate"]
-__all__ += ["jacobian", "numerical_vjp", "outputs_of", "to_numpy"]
+__all__ += ["jacobian", "numerical_vjp", "as_tuple", "to_numpy"]
 
 # One call of fn perturbs at most this many numbers (rows x (input + outputs)), in equal
 # calls, so that fn's intermediates stay in the cache: the 256 weights of the MLP benchmark
@@ -99,19 +101,17 @@ def element_steps(x: torch.Tensor, stencil: Stencil, eps: float | None) -> torch
     return torch.as_tensor(np.ldexp(1.0, e + p), dtype=real.dtype)  # NumPy: a quarter the time
 
 
-def outputs_of(result: object) -> tuple[tuple[torch.Tensor, ...], bool]:
-    """What fn returned, as a tuple of tensors, with a clear error otherwise; and whether
-    it returned a tuple."""
-    if isinstance(result, torch.Tensor):
-        return (result,), False
-    items = result if isinstance(result, (tuple, list)) and result else None
-    bad = [k for k, y in enumerate(items or ()) if not isinstance(y, torch.Tensor)]
-    if items is None or bad:
-        got = "None (missing return?)" if result is None else type(result).__name__
-        if bad:
-            got = f"a {got} whose element {bad[0]} is a {type(items[bad[0]]).__name__}"
-        raise TypeError(f"fn must return a tensor or a tuple of tensors, got {got}")
-    return tuple(items), True
+def as_tuple(value: object, name: str) -> tuple[tuple[torch.Tensor, ...], bool]:
+    """A tensor, or a non-empty tuple or list of tensors, as a tuple; and whether it was a
+    sequence. Anything else is an error that names ``name`` (``inputs``, ``fn(*inputs)``)."""
+    if isinstance(value, torch.Tensor):
+        return (value,), False
+    checks.check_instance(value, name, (tuple, list), "a tensor or a tuple of tensors")
+    if not value:
+        raise ValueError(f"{name} must hold at least one tensor, got an empty sequence")
+    for k, x in enumerate(value):
+        checks.check_instance(x, f"{name}[{k}]", torch.Tensor, "a torch.Tensor")
+    return tuple(value), True
 
 
 def close(y: torch.Tensor, ref: torch.Tensor, ulps: float = 256) -> bool:
@@ -150,7 +150,7 @@ class Evaluator:
 
     def _plain(self, replaced: dict[int, torch.Tensor]) -> tuple[tuple[torch.Tensor, ...], bool]:
         with torch.no_grad():
-            return outputs_of(self.fn(*self._args(replaced)))
+            return as_tuple(self.fn(*self._args(replaced)), "fn(*inputs)")
 
     def _vmapped(self, rows: dict[int, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         def call(*batched: torch.Tensor):
@@ -159,13 +159,7 @@ class Evaluator:
         with torch.no_grad(), warnings.catch_warnings():
             # vmap warns when an op has no batching rule and it loops itself: still correct
             warnings.filterwarnings("ignore", message=".*performance drop.*")
-            return outputs_of(torch.func.vmap(call)(*rows.values()))[0]
-
-    def matches(self, outputs, which: list[int], dtype: torch.dtype) -> bool:
-        """fn's outputs ``which`` at the base inputs are ``dtype`` and agree with ``outputs``
-        (computed in another dtype) up to rounding."""
-        return all(self.f0[j].dtype == dtype and close(self.f0[j].real, outputs[j].detach())
-                   for j in which)  # fmt: skip
+            return as_tuple(torch.func.vmap(call)(*rows.values()), "fn(*inputs)")[0]
 
     def __call__(self, rows: dict[int, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         n_rows = next(iter(rows.values())).shape[0]
@@ -207,14 +201,13 @@ def evaluate(ev: Evaluator, stencil: Stencil, perturbations: dict) -> dict[int, 
     totals = accumulate(n_rows[i] for i in order)
     shared = [i for i, n in zip(order, totals, strict=True) if n <= _FEW_ROWS]
     result, total = {}, sum(n_rows[i] for i in shared)
-    if len(shared) > 1 and total > _PLAIN_ROWS:
-        batched, start = {}, 0  # row block i perturbs input i, the rest is base
+    if len(shared) > 1 and total > _PLAIN_ROWS:  # row block i perturbs input i, the rest is base
+        starts = dict(zip(shared, accumulate((n_rows[i] for i in shared), initial=0), strict=False))
+        batched = {i: ev.base[i].expand(total, *ev.base[i].shape).clone() for i in shared}
         for i in shared:
-            batched[i] = ev.base[i].expand(total, *ev.base[i].shape).clone()
-            batched[i][start : start + n_rows[i]] = rows(i, perturbations[i][1])
-            result[i], start = start, start + n_rows[i]
+            batched[i][starts[i] : starts[i] + n_rows[i]] = rows(i, perturbations[i][1])
         outs = ev(batched)
-        result = {i: split(outs, result[i], n_rows[i] // m) for i in shared}
+        result = {i: split(outs, starts[i], n_rows[i] // m) for i in shared}
     for i in [i for i in perturbations if i not in result]:
         # equal calls of at most _CALL_BUDGET numbers each
         calls = max(1, -(-n_rows[i] * (ev.base[i].numel() + out_numel) // _CALL_BUDGET))
@@ -256,8 +249,7 @@ def _reduce(stencil, ys, y0, v, h, dtype, floor_of) -> Numerical:
     lo = hi = np.full_like(scale, np.nan)
     at = dict(zip(stencil.evaluated, ys, strict=True))
     if 1 in at and -1 in at:  # left and right one-sided differences: kinks
-        yp, ym = at[1], at[-1]
-        right, left = (yp - y0) * v, (y0 - ym) * v  # v_j h D_jk, one-sided, (c, out_j)
+        right, left = (at[1] - y0) * v, (y0 - at[-1]) * v  # v_j h D_jk, one-sided, (c, out_j)
         lo, hi = np.minimum(right, left).sum(1) / h, np.maximum(right, left).sum(1) / h
     floor = floor_stencil.accuracy(dtype) * scale + 4 * rounding
     return Numerical(d @ v, scale, floor, d.sum(1), lo, hi)

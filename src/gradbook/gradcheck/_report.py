@@ -30,10 +30,8 @@ def fmt_index(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(k) for k in index) + "]"
 
 
-def _wrap(text: str, indent: str = "  ") -> list[str]:
-    return textwrap.wrap(
-        text, _REPORT_WIDTH, initial_indent=indent, subsequent_indent=indent + "  "
-    )
+def _wrap(text: str, pad: str = "  ") -> list[str]:
+    return textwrap.wrap(text, _REPORT_WIDTH, initial_indent=pad, subsequent_indent=pad + "  ")
 
 
 class GradientCheckError(AssertionError):
@@ -82,11 +80,9 @@ class WorstElement:
     rel_error: float
 
     def __str__(self) -> str:
-        return (
-            f"{self.input} {fmt_index(self.index)} wrt {self.output}: analytical "
-            f"{self.analytical:.6g}, numerical {self.numerical:.6g} "
-            f"(abs err {self.abs_error:.2e}, rel err {self.rel_error:.2e})"
-        )
+        at = f"{self.input} {fmt_index(self.index)} wrt {self.output}"
+        values = f"analytical {self.analytical:.6g}, numerical {self.numerical:.6g}"
+        return f"{at}: {values} (abs err {self.abs_error:.2e}, rel err {self.rel_error:.2e})"
 
 
 @dataclass(frozen=True)
@@ -192,10 +188,8 @@ class GradientReport:
     def worst(self) -> WorstElement | None:
         """The element with the largest relative error over all pairs (None if none)."""
         found = [p.worst for p in self.pairs if p.worst is not None]
-        if not found:
-            return None
         # NaN ranks above every number: a NaN error is the worst there is
-        return max(found, key=lambda w: math.inf if math.isnan(w.rel_error) else w.rel_error)
+        return max(found, key=lambda w: (math.isnan(w.rel_error), w.rel_error), default=None)
 
     @property
     def bands(self) -> dict[str, float]:
@@ -210,17 +204,14 @@ class GradientReport:
         head = "gradient check" if self.order == 1 else "second-order gradient check"
         mode = "fast (random projections)" if self.fast else "full"
         head = f"{head} {'PASSED' if self.ok else 'FAILED'}: {mode}, {self.method} differences"
-        lines = _wrap(head, indent="")
+        lines = _wrap(head, pad="")
         if self.pairs:
             lines += _wrap(f"numerics in {self.numerics}, evaluated by {self.evaluation}")
         lines += _table(self.pairs)
-        texts, worst = [], self.worst
-        if worst is not None and not self.ok:
-            texts.append(f"worst: {worst} (rtol {self.rtol:g})")
+        texts = [f"worst: {self.worst} (rtol {self.rtol:g})"] if self.worst and not self.ok else []
         diagnosed = [p for p in self.pairs if p.diagnosis]
         texts += [f"diagnosis ({p.input}, {p.output}): {p.diagnosis}" for p in diagnosed]
-        texts += [f"problem: {problem}" for problem in self.problems]
-        texts += [f"note: {note}" for note in self.notes]
+        texts += [f"problem: {x}" for x in self.problems] + [f"note: {x}" for x in self.notes]
         lines += [line for text in texts for line in _wrap(text)]
         if not self.pairs:
             what = "evaluated" if self.order == 1 else "differentiated"

@@ -25,7 +25,7 @@ import torch
 from ._analytical import analytical_side
 from ._api import _check, _setup
 from ._compare import Problem
-from ._numerics import outputs_of
+from ._numerics import as_tuple
 from ._report import GradientReport, ensure_ok
 
 __all__ = ["assert_gradgrad", "check_gradgrad"]
@@ -40,12 +40,11 @@ def _backward_of(fn: Callable, n_inputs: int, diff: list[int], checked: list[int
             # the numerical side calls g with plain tensors: autograd needs leaves there
             xs = [x if x.requires_grad or k not in diff else x.detach().requires_grad_()
                   for k, x in enumerate(args[:n_inputs])]  # fmt: skip
-            outputs = outputs_of(fn(*xs))[0]
+            outputs = as_tuple(fn(*xs), "fn(*inputs)")[0]
             targets = [outputs[j] for j in checked]
             wrt = [xs[i] for i in diff]
-            got = torch.autograd.grad(targets, wrt, args[n_inputs:], create_graph=graph,
-                                      allow_unused=True)  # fmt: skip
-        return tuple(torch.zeros_like(x) if g is None else g for g, x in zip(got, wrt, strict=True))
+            return torch.autograd.grad(targets, wrt, args[n_inputs:], create_graph=graph,
+                                       materialize_grads=True)  # fmt: skip
 
     return backward
 
@@ -131,9 +130,8 @@ def check_gradgrad(
     if problems:
         return GradientReport([], problems, "central", "-", rtol or 0.0, "-", "-", order=2)
     names += [f"grad_output {j}" for j in first.checked]
-    outs = [f"grad {i}" for i in diff]
     report = _check(g, tuple(tensors) + tuple(vs), None, eps, atol, rtol, "central", False,
-                    seed + 1, names=names, out_names=outs)  # fmt: skip
+                    seed + 1, names=names, out_names=[f"grad {i}" for i in diff])  # fmt: skip
     report.order = 2
     report.notes.append("output grad k is fn's gradient wrt input k, grad_output j the "
                         "upstream gradient of fn's output j")  # fmt: skip
