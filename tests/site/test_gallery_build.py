@@ -8,12 +8,13 @@ a fraction of the cost of building the real site.
 from __future__ import annotations
 
 import re
+import shutil
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from sitebuild import ROOT, sphinx_build
+from sitebuild import ROOT, Build, sphinx_build
 
 pytestmark = pytest.mark.slow
 
@@ -82,8 +83,7 @@ def plain_example() -> str:
         ''')
 
 
-@pytest.fixture
-def project(tmp_path) -> Path:
+def make_project(tmp_path: Path) -> Path:
     """A docs folder, a package and a gallery of five examples.
 
     ``minipkg`` holds a, b, c (imports b) and the subpackage ``sub`` (``sub/__init__.py``
@@ -108,6 +108,33 @@ def project(tmp_path) -> Path:
     return tmp_path / "docs"
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path, Build]:
+    """The project after its first build: its folder, an untouched copy, and that build.
+
+    Every test starts from this state instead of building the project again: the first
+    build is the same for all of them (the file's tests took 100 s with one each).
+    """
+    folder = tmp_path_factory.mktemp("gallery-project")
+    first = sphinx_build(make_project(folder))
+    assert first.returncode == 0, first.output[-3000:]
+    copy = tmp_path_factory.mktemp("gallery-pristine") / "project"
+    shutil.copytree(folder, copy, symlinks=True)  # copy2 keeps the times Sphinx compares
+    return folder, copy, first
+
+
+@pytest.fixture
+def project(built) -> Path:
+    """The docs folder of the built project, as its first build left it.
+
+    It is put back at the same path for each test: Sphinx's environment records it.
+    """
+    folder, copy, _ = built
+    shutil.rmtree(folder)
+    shutil.copytree(copy, folder, symlinks=True)
+    return folder / "docs"
+
+
 def executed(build) -> int:
     match = re.search(r"executed (\d+) out of", build.output)
     assert match, build.output[-3000:]
@@ -124,11 +151,11 @@ def edit(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def test_package_edits_rerun_exactly_the_examples_that_use_them(project):
-    """Nothing re-runs without a change; an edited module re-runs its users, transitively."""
+def test_package_edits_rerun_exactly_the_examples_that_use_them(built, project):
+    """The first build runs every example; nothing re-runs without a change; an edited
+    module re-runs its users, transitively."""
     src = project.parent / "src" / "minipkg"
-    first = sphinx_build(project)
-    assert first.returncode == 0, first.output[-3000:]
+    first = built[2]
     assert executed(first) == 5
     assert "value is 1" in page(first, "plot_01_a")
 
@@ -156,7 +183,6 @@ USERS = "plot_01_a.py, plot_02_b.py, plot_03_c.py, plot_04_sub.py"
 def test_editing_the_package_init_reruns_every_example_that_uses_the_package(project):
     """Every import of minipkg runs its ``__init__.py``: an edit there re-runs all four users."""
     init = project.parent / "src" / "minipkg" / "__init__.py"
-    assert sphinx_build(project).returncode == 0
     edit(init, init.read_text(encoding="utf-8") + 'print("minipkg imported")\n')
     build = sphinx_build(project)
     assert build.returncode == 0, build.output[-3000:]
@@ -169,7 +195,6 @@ def test_editing_the_package_init_reruns_every_example_that_uses_the_package(pro
 def test_editing_a_module_the_init_imports_reruns_every_user(project):
     """minipkg/__init__.py imports sub, so an edit to sub/leaf.py reaches all four users."""
     leaf = project.parent / "src" / "minipkg" / "sub" / "leaf.py"
-    assert sphinx_build(project).returncode == 0
     edit(leaf, 'S = "new leaf"\n')
     build = sphinx_build(project)
     assert build.returncode == 0, build.output[-3000:]
@@ -225,7 +250,6 @@ def test_editing_the_package_init_reexecutes_the_theory_pages_that_use_it(projec
 
 def test_editing_one_tutorial_reruns_only_that_tutorial(project):
     """sphinx-gallery's own check: an edited example re-runs alone."""
-    assert sphinx_build(project).returncode == 0
     edit(
         project.parent / "gallery" / "plot_02_b.py", example("minipkg.b", "B") + 'print("edited")\n'
     )
