@@ -187,7 +187,7 @@ def _refine(c: _Check, nums: dict, h_central: dict[int, torch.Tensor]) -> int:
     return sum(which.size for which in suspects.values())
 
 
-def _setup(fn, inputs, grad_outputs, eps, atol, rtol, method, seed, fast):
+def _setup(fn, inputs, grad_outputs, eps, atol, rtol, method="central", seed=0, fast=False):
     """The checked arguments: inputs and grad_outputs as tuples, and the inputs to check."""
     _check_options(fn, eps, atol, rtol, method, seed, fast)
     tensors, _ = as_tuple(inputs, "inputs")
@@ -442,7 +442,6 @@ def check_module(
         checks.check_instance(x, f"inputs[{k}]", torch.Tensor, "a torch.Tensor")
     params = [(name, p) for name, p in module.named_parameters() if p.requires_grad]
     buffers = list(module.named_buffers())
-    n_state = len(params) + len(buffers)
     if not params and not any(x.requires_grad for x in inputs):
         raise ValueError("module has no parameter that requires grad, and no input requires it")
     try:  # a clear error for inputs the module cannot take (integers into a float layer)
@@ -453,8 +452,9 @@ def check_module(
         raise ValueError(f"module(*inputs) raised {err} ({kinds}: try .double())") from err
 
     def loss(*flat: torch.Tensor) -> torch.Tensor:
-        state = {name: t for (name, _), t in zip(params + buffers, flat[:n_state], strict=True)}
-        out = torch.func.functional_call(module, state, tuple(flat[n_state:]))
+        n = len(params) + len(buffers)  # flat holds the parameters, the buffers, the inputs
+        state = {name: t for (name, _), t in zip(params + buffers, flat[:n], strict=True)}
+        out = torch.func.functional_call(module, state, flat[n:])
         value = out.sum() if loss_fn is None else loss_fn(out)
         if not isinstance(value, torch.Tensor) or value.numel() != 1:
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__

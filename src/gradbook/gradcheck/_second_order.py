@@ -118,9 +118,7 @@ def check_gradgrad(
     >>> check_gradgrad(torch.tanh, x).ok
     True
     """
-    tensors, grad_outputs, diff = _setup(
-        fn, inputs, grad_outputs, eps, atol, rtol, "central", seed, False
-    )
+    tensors, grad_outputs, diff = _setup(fn, inputs, grad_outputs, eps, atol, rtol, seed=seed)
     names = [f"input {k}" for k in range(len(tensors))]
     first = analytical_side(fn, tensors, diff, names, grad_outputs, seed)
     vs = [first.vs[j].detach().requires_grad_(True) for j in first.checked]
