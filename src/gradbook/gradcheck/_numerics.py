@@ -269,10 +269,8 @@ def numerical_vjp(ev: Evaluator, stencil: Stencil, perturbations, vs, *, floor_o
     for i, (h, _) in perturbations.items():
         dtype = ev.base[i].real.dtype
         floor = floor_of and (floor_of[0], to_numpy(floor_of[1][i]))
-        result[i] = [
-            None if v is None else _reduce(stencil, y, y0, v, to_numpy(h), dtype, floor)
-            for y, y0, v in zip(ys[i], y0s, vs, strict=True)
-        ]
+        result[i] = [None if v is None else _reduce(stencil, y, y0, v, to_numpy(h), dtype, floor)
+                     for y, y0, v in zip(ys[i], y0s, vs, strict=True)]  # fmt: skip
     return result
 
 
@@ -285,6 +283,6 @@ def jacobian(ev: Evaluator, stencil: Stencil, dtypes: dict[int, torch.dtype], ep
     for i, h in steps.items():
         for j, (y, y0) in enumerate(zip(ys[i], ev.f0, strict=True)):
             jac = stencil.quotient(y, to_numpy(y0).reshape(-1), to_numpy(h)[:, None]).T
-            shape = (*y0.shape, *ev.base[i].shape)
+            shape = (*y0.shape, *ev.base[i].shape)  # out_j.shape + x_i.shape
             table[j][i] = torch.from_numpy(jac.copy()).reshape(shape).to(dtypes[i])
     return table
