@@ -113,7 +113,8 @@ def built(tmp_path_factory) -> tuple[Path, Path, Build]:
     """The project after its first build: its folder, an untouched copy, and that build.
 
     Every test starts from this state instead of building the project again: the first
-    build is the same for all of them (the file's tests took 100 s with one each).
+    build is the same for all of them (alone, the file took 69 s with one per test, 47 s
+    with this one).
     """
     folder = tmp_path_factory.mktemp("gallery-project")
     first = sphinx_build(make_project(folder))
